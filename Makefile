@@ -1,0 +1,45 @@
+# Two entry points (see README.md):
+#   make lab    set up, generate the course data, open JupyterLab on the notebooks
+#   make test   set up, run the whole test suite (unit tests, doctests, notebooks)
+# Everything lives in a local virtual environment, .venv/.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# A pinned torch first: on a machine without a GPU this keeps pip from pulling
+# several GB of CUDA packages. Override, e.g. `make lab TORCH=torch==2.5.1`.
+TORCH  ?= torch==2.13.0
+
+.PHONY: lab test setup data exercises bench clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install "$(TORCH)"
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+data: setup
+	$(BIN)/mbl-seg data
+
+lab: data
+	$(BIN)/mbl-seg check
+	$(BIN)/jupyter lab notebooks/
+
+test: data
+	$(BIN)/python -m pytest tests mbl_seg solutions --doctest-modules \
+		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--durations=15
+
+exercises: setup
+	$(BIN)/mbl-seg exercises
+
+bench: setup
+	$(BIN)/python bench/bench_synthetic.py
+	$(BIN)/python bench/bench_evaluate.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,98 @@
+"""``mbl-seg``: the command line for instructors.
+
+    mbl-seg check               versions, device, memory and the notebooks' mode
+    mbl-seg data                generate and cache the course datasets
+    mbl-seg exercises [--check] regenerate notebooks/ from solutions/
+    mbl-seg run [NB ...]        execute notebooks headless, with a progress bar
+
+Also available as ``python -m mbl_seg``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .env import report
+
+    info = report()
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:>{width}} : {value}")
+    print(f"\nNotebooks will run in {info['mode']} mode on {info['device']} "
+          "(override with MBL_SEG_MODE=fast|full, MBL_SEG_DEVICE=cpu|cuda|mps).")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from .data import data_dir, prepare_datasets
+
+    names = prepare_datasets(args.names or None, directory=args.dir)
+    print(f"{len(names)} datasets ready in {Path(args.dir or data_dir()) / 'course.zarr'}")
+    return 0
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    from .notebooks import generate_exercises
+
+    paths = generate_exercises(args.solutions, args.exercises, check=args.check)
+    if args.check:
+        if paths:
+            print("out of date (run `mbl-seg exercises`):\n  " + "\n  ".join(map(str, paths)))
+            return 1
+        print("all exercise notebooks are up to date")
+        return 0
+    print("wrote:\n  " + "\n  ".join(map(str, paths)))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .notebooks import execute_notebook, list_notebooks
+
+    paths = [Path(p) for p in args.notebooks] or list_notebooks(args.solutions)
+    for path in paths:
+        output = Path(args.output_dir) / path.name if args.output_dir else None
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        print(f"running {path} ({args.mode or 'auto'} mode)")
+        execute_notebook(path, output=output, mode=args.mode, timeout=args.timeout)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mbl-seg", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="show versions, device and mode").set_defaults(func=_check)
+    data = sub.add_parser("data", help="generate and cache the course datasets")
+    data.add_argument("names", nargs="*", help="datasets (default: all), e.g. fly/train")
+    data.add_argument("--dir", default=None, help="cache directory (default: data/)")
+    data.set_defaults(func=_data)
+    ex = sub.add_parser("exercises", help="regenerate exercise notebooks from solutions")
+    ex.add_argument("--check", action="store_true", help="only report stale notebooks")
+    ex.add_argument("--solutions", default="solutions")
+    ex.add_argument("--exercises", default="notebooks")
+    ex.set_defaults(func=_exercises)
+    run = sub.add_parser("run", help="execute notebooks headless")
+    run.add_argument("notebooks", nargs="*", help="notebooks (default: all solutions)")
+    run.add_argument("--solutions", default="solutions")
+    run.add_argument("--mode", choices=("fast", "full"), default=None)
+    run.add_argument("--output-dir", default=None, help="write executed copies here "
+                     "(default: in place)")
+    run.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``mbl-seg``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Course data: synthetic EM volumes, imaging domains and the cached course datasets.
+
+Used in: notebooks/00_setup_and_data and every later notebook.
+"""
+
+from .datasets import (
+    DATASETS,
+    CourseDataset,
+    data_dir,
+    list_datasets,
+    load_dataset,
+    prepare_datasets,
+)
+from .domains import DOMAINS, Domain, get_domain
+from .synthetic import SyntheticVolume, synthetic_volume
+
+__all__ = [
+    "DATASETS", "CourseDataset", "data_dir", "list_datasets", "load_dataset",
+    "prepare_datasets", "DOMAINS", "Domain", "get_domain", "SyntheticVolume",
+    "synthetic_volume",
+]

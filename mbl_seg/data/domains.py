@@ -1,0 +1,140 @@
+"""The imaging "domains" of the synthetic data: tissue geometry and microscope look.
+
+A domain bundles everything that makes one data set look different from
+another: voxel size, neurite calibre, membrane thickness, contrast, noise and
+artefacts. The course uses two, for the domain-shift lesson of notebook 06:
+
+* ``"fly"``: FIB-SEM of *Drosophila* neuropil, 8 nm isotropic voxels, thin
+  dark membranes, bright grainy cytoplasm, many mitochondria.
+* ``"zebrafish"``: serial-section SEM of larval zebrafish, 36 x 12 x 12 nm
+  (anisotropic), thinner neurites in nm, large somata, lower contrast, coarser
+  texture and section-to-section jitter, occasional missing or shifted sections.
+
+All lengths are in nm; all "fractions" are fractions of voxels or sections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["Domain", "DOMAINS", "get_domain"]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Parameters of one synthetic imaging domain (lengths in nm).
+
+    Used in: notebooks/00_setup_and_data, notebooks/06_lsds.
+    """
+
+    name: str
+    voxel_size: tuple[float, float, float]
+    # geometry
+    neurite_spacing: float = 210.0  # typical distance between neurite axes
+    radius_spread: float = 0.45  # log-normal spread of neurite core radius
+    wiggle: float = 0.35  # how much a neurite's direction changes per micron
+    branch_probability: float = 0.35
+    soma_count_per_um3: float = 0.0  # large cell bodies / glia
+    soma_radius: float = 900.0
+    warp_amplitude: float = 55.0  # smooth deformation of membranes
+    warp_scale: float = 280.0
+    extracellular_fraction: float = 0.02
+    # organelles
+    mito_per_um3: float = 10.0
+    mito_length: tuple[float, float] = (250.0, 600.0)
+    mito_radius: tuple[float, float] = (50.0, 90.0)
+    bouton_per_um3: float = 1.5
+    vesicle_radius: float = 20.0
+    vesicles_per_bouton: int = 40
+    # appearance (intensities in [0, 1] before the final uint8 scaling)
+    cytoplasm: float = 0.80
+    cytoplasm_spread: float = 0.05
+    extracellular: float = 0.84
+    membrane_depth: float = 0.74  # how much darker a full-strength membrane is
+    membrane_width: float = 1.3  # half-width of the membrane profile, voxels
+    mito_darkness: float = 0.7
+    texture_fine: float = 0.09
+    specks: float = 0.35
+    texture_coarse: float = 0.05
+    texture_scale: float = 60.0
+    blur: float = 0.7  # PSF sigma, voxels (in-plane; z too if isotropic_blur)
+    isotropic_blur: bool = True
+    noise: float = 0.05
+    section_jitter: float = 0.02
+    gamma: float = 1.0
+    # hard cases
+    membrane_gaps: float = 0.04  # fraction of membrane area faint or missing
+    missing_sections: float = 0.0
+    misaligned_sections: float = 0.0
+    misalignment: float = 48.0  # largest shift of a misaligned section
+
+
+DOMAINS: dict[str, Domain] = {
+    "fly": Domain(name="fly", voxel_size=(8.0, 8.0, 8.0)),
+    "zebrafish": Domain(
+        name="zebrafish",
+        voxel_size=(36.0, 12.0, 12.0),
+        neurite_spacing=230.0,
+        radius_spread=0.25,
+        wiggle=0.25,
+        branch_probability=0.2,
+        soma_count_per_um3=0.03,
+        soma_radius=800.0,
+        warp_amplitude=30.0,
+        extracellular_fraction=0.04,
+        mito_per_um3=3.0,
+        mito_length=(200.0, 450.0),
+        mito_radius=(45.0, 70.0),
+        bouton_per_um3=1.0,
+        vesicles_per_bouton=30,
+        cytoplasm=0.66,
+        cytoplasm_spread=0.07,
+        extracellular=0.70,
+        membrane_depth=0.55,
+        membrane_width=1.1,
+        mito_darkness=0.45,
+        texture_fine=0.08,
+        specks=0.2,
+        texture_coarse=0.08,
+        texture_scale=120.0,
+        blur=0.9,
+        isotropic_blur=False,
+        noise=0.08,
+        section_jitter=0.05,
+        gamma=1.15,
+        membrane_gaps=0.06,
+        missing_sections=0.01,
+        misaligned_sections=0.01,
+    ),
+}
+
+
+def get_domain(domain: str | Domain, **overrides) -> Domain:
+    """Return a :class:`Domain` by name (or as given), with fields overridden.
+
+    Parameters
+    ----------
+    domain : str or Domain
+        ``"fly"`` or ``"zebrafish"`` (or a Domain instance).
+    **overrides
+        Any Domain field, e.g. ``membrane_gaps=0.2`` for more missing membranes.
+
+    Examples
+    --------
+    >>> get_domain("fly").voxel_size
+    (8.0, 8.0, 8.0)
+    >>> get_domain("fly", membrane_gaps=0.2).membrane_gaps
+    0.2
+    """
+    if isinstance(domain, Domain):
+        base = domain
+    elif isinstance(domain, str):
+        if domain not in DOMAINS:
+            raise ValueError(f"unknown domain {domain!r}; expected one of {sorted(DOMAINS)}")
+        base = DOMAINS[domain]
+    else:
+        raise TypeError(f"domain must be a name or a Domain, got {type(domain).__name__}")
+    unknown = set(overrides) - set(base.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown domain parameter(s) {sorted(unknown)}")
+    return replace(base, **overrides) if overrides else base

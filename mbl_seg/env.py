@@ -1,0 +1,147 @@
+"""The machine the course runs on: device, fast/full mode, and an environment report.
+
+Every notebook starts with ``cfg = mbl_seg.env.setup()``. The *mode* decides
+how much work the notebooks do:
+
+* ``"fast"``: small inputs and few training iterations, so that every
+  notebook runs in minutes on a 2-core laptop CPU (and in CI);
+* ``"full"``: larger inputs and many more iterations, for a GPU.
+
+The mode follows the device (a CUDA or MPS GPU → full, CPU → fast) unless
+overridden by the ``mode=`` argument or the ``MBL_SEG_MODE`` environment
+variable; the device likewise by ``device=`` or ``MBL_SEG_DEVICE``.
+
+Used in: notebooks/00_setup_and_data and every later notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import NamedTuple
+
+__all__ = ["Setup", "select_device", "select_mode", "setup", "report"]
+
+MODES = ("fast", "full")
+
+
+class Setup(NamedTuple):
+    """What a notebook runs with: ``device`` (torch name), ``mode``, ``amp`` (mixed precision)."""
+
+    device: str
+    mode: str
+    amp: bool
+
+    @property
+    def fast(self) -> bool:
+        """True in fast mode."""
+        return self.mode == "fast"
+
+    def pick(self, fast, full):
+        """``fast`` in fast mode, ``full`` in full mode: ``cfg.pick(200, 5000)``."""
+        return fast if self.fast else full
+
+
+def select_device(device: str | None = None) -> str:
+    """The torch device to use: ``device``, else ``$MBL_SEG_DEVICE``, else cuda > mps > cpu."""
+    import torch
+
+    choice = device or os.environ.get("MBL_SEG_DEVICE") or None
+    if choice is not None:
+        kind = str(choice).split(":")[0]
+        if kind not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device must be 'cpu', 'cuda[:n]' or 'mps', got {choice!r}")
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {choice!r} asked for, but torch sees no CUDA GPU")
+        if kind == "mps" and not _mps_available():
+            raise ValueError("device 'mps' asked for, but torch sees no Apple GPU")
+        return str(choice)
+    if torch.cuda.is_available():
+        return "cuda"
+    if _mps_available():
+        return "mps"
+    return "cpu"
+
+
+def select_mode(mode: str | None = None, *, device: str | None = None) -> str:
+    """``"fast"`` or ``"full"``: ``mode``, else ``$MBL_SEG_MODE``, else full on a GPU."""
+    choice = mode or os.environ.get("MBL_SEG_MODE") or None
+    if choice is not None:
+        if choice not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {choice!r}")
+        return choice
+    device = device or select_device()
+    return "fast" if device == "cpu" else "full"
+
+
+def setup(mode: str | None = None, device: str | None = None, *, verbose: bool = True) -> Setup:
+    """Choose device and mode for a notebook and say what was chosen.
+
+    Parameters
+    ----------
+    mode : {"fast", "full"}, optional
+        Overrides the automatic choice (and ``$MBL_SEG_MODE``).
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; overrides ``$MBL_SEG_DEVICE``.
+    verbose : bool
+        Print one line with the choice.
+
+    Examples
+    --------
+    >>> setup(mode="fast", device="cpu", verbose=False)
+    Setup(device='cpu', mode='fast', amp=False)
+    """
+    dev = select_device(device)
+    chosen = select_mode(mode, device=dev)
+    cfg = Setup(device=dev, mode=chosen, amp=dev.startswith("cuda"))
+    if verbose:
+        why = "set by you" if (mode or os.environ.get("MBL_SEG_MODE")) else "chosen from the device"
+        print(f"device: {dev} | mode: {chosen} ({why}) | mixed precision: {cfg.amp}")
+    return cfg
+
+
+def report() -> dict[str, str]:
+    """Versions, device, memory and mode, as an ordered dict of strings (for ``mbl-seg check``)."""
+    import numpy
+    import scipy
+    import skimage
+    import torch
+    import zarr
+
+    from . import __version__
+
+    info = {
+        "mbl_seg": __version__,
+        "python": sys.version.split()[0],
+        "platform": f"{platform.system()} {platform.machine()}",
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "scikit-image": skimage.__version__,
+        "zarr": zarr.__version__,
+        "torch": torch.__version__,
+        "cpu cores": str(os.cpu_count()),
+        "memory": _memory(),
+    }
+    device = select_device()
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(0)
+        info["gpu"] = f"{props.name}, {props.total_memory / 2**30:.0f} GiB"
+    info["device"] = device
+    info["mode"] = select_mode(device=device)
+    return info
+
+
+def _memory() -> str:
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return f"{pages / 2**30:.1f} GiB"
+    except (ValueError, OSError, AttributeError):
+        return "unknown"
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())

@@ -1,0 +1,249 @@
+"""Reading and writing volumes with their voxel size: zarr (v3) and CREMI HDF5.
+
+Every array is stored with its physical metadata as attributes:
+``voxel_size`` and ``offset`` in nm, ``axes`` (e.g. ``["z", "y", "x"]``) and
+``unit``. The same facts are also written in the OME-Zarr 0.5 form
+(``attributes["ome"]["multiscales"]``, scale and translation per axis), so
+tools such as napari or neuroglancer show the data at the right size.
+
+Used in: notebooks/00_setup_and_data, notebooks/08_scaling_up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._validate import as_voxel_size
+
+__all__ = ["Volume", "write_volume", "read_volume", "open_volume", "read_cremi"]
+
+
+class Volume(NamedTuple):
+    """An array with its position in the world.
+
+    Attributes
+    ----------
+    data : ndarray or zarr.Array
+        ``(z, y, x)`` or ``(c, z, y, x)``.
+    voxel_size : tuple of floats
+        nm per voxel along the spatial axes (z, y, x).
+    offset : tuple of floats
+        World position (nm) of the first voxel's corner, (z, y, x).
+    """
+
+    data: Any
+    voxel_size: tuple[float, ...]
+    offset: tuple[float, ...]
+
+
+def _axes(ndim: int) -> list[str]:
+    if ndim not in (2, 3, 4):
+        raise ValueError(f"expected (y, x), (z, y, x) or (c, z, y, x) data, got {ndim} dims")
+    return ["c", "z", "y", "x"][4 - ndim:] if ndim == 4 else ["z", "y", "x"][3 - ndim:]
+
+
+def _spatial_ndim(ndim: int) -> int:
+    return 3 if ndim == 4 else ndim
+
+
+def write_volume(
+    path: str | Path,
+    name: str,
+    data: np.ndarray,
+    *,
+    voxel_size,
+    offset=None,
+    chunks: tuple[int, ...] | None = None,
+    attributes: dict | None = None,
+    overwrite: bool = False,
+):
+    """Write ``data`` to ``path`` (a zarr group) as array ``name`` with its metadata.
+
+    Parameters
+    ----------
+    path : str or Path
+        The zarr group (a directory ending in ``.zarr``); created if needed.
+    name : str
+        Array path inside the group, e.g. ``"fly/train/raw"``.
+    data : (Z, Y, X) or (C, Z, Y, X) ndarray
+        Axis order z, y, x (channels first).
+    voxel_size, offset : sequence of floats
+        nm, (z, y, x). ``offset`` defaults to 0.
+    chunks : tuple of ints, optional
+        Chunk shape; default about 1 MB blocks.
+    attributes : dict, optional
+        Extra JSON attributes stored with the array.
+    overwrite : bool
+        An existing array is never replaced unless this is True.
+
+    Returns
+    -------
+    zarr.Array
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_volume(d + "/x.zarr", "raw", np.zeros((2, 4, 4), np.uint8), voxel_size=(40, 4, 4))
+    >>> read_volume(d + "/x.zarr", "raw").voxel_size
+    (40.0, 4.0, 4.0)
+    """
+    import zarr
+
+    if not isinstance(data, np.ndarray):
+        raise TypeError(f"data must be a numpy array, got {type(data).__name__}")
+    axes = _axes(data.ndim)
+    n = _spatial_ndim(data.ndim)
+    voxel_size = as_voxel_size(voxel_size, n)
+    offset = tuple(float(o) for o in (offset if offset is not None else (0.0,) * n))
+    if len(offset) != n:
+        raise ValueError(f"offset must have {n} entries (nm, z, y, x), got {offset}")
+    group = zarr.open_group(str(path), mode="a")
+    if name in group and not overwrite:
+        raise FileExistsError(
+            f"{path}/{name} already exists; pass overwrite=True to replace it"
+        )
+    attrs = _metadata(axes, voxel_size, offset)
+    attrs.update(_jsonable(attributes or {}))
+    array = group.create_array(
+        name, shape=data.shape, dtype=data.dtype, chunks=chunks or _default_chunks(data),
+        dimension_names=tuple(axes), attributes=attrs, overwrite=overwrite,
+    )
+    array[...] = data
+    return array
+
+
+def open_volume(path: str | Path, name: str) -> Volume:
+    """Open array ``name`` of a zarr group lazily (nothing is read yet).
+
+    Raises ``FileNotFoundError`` if it is not there, ``ValueError`` if it has
+    no voxel size.
+    """
+    import zarr
+
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        array = group[name]
+    except (FileNotFoundError, KeyError) as err:
+        raise FileNotFoundError(f"no array {name!r} in zarr group {path}") from err
+    attrs = dict(array.attrs)
+    n = _spatial_ndim(array.ndim)
+    if "voxel_size" not in attrs:
+        raise ValueError(
+            f"{path}/{name} has no 'voxel_size' attribute; write it with "
+            "mbl_seg.io.write_volume or pass the voxel size yourself"
+        )
+    voxel_size = as_voxel_size(attrs["voxel_size"], n)
+    offset = tuple(float(o) for o in attrs.get("offset", (0.0,) * n))
+    return Volume(array, voxel_size, offset)
+
+
+def read_volume(path: str | Path, name: str) -> Volume:
+    """Read array ``name`` of a zarr group into memory, with its voxel size and offset."""
+    vol = open_volume(path, name)
+    return Volume(vol.data[...], vol.voxel_size, vol.offset)
+
+
+def read_cremi(
+    path: str | Path,
+    *,
+    raw: str = "volumes/raw",
+    labels: str | None = "volumes/labels/neuron_ids",
+    background_ids: tuple[int, ...] = (),
+) -> tuple[Volume, Volume | None]:
+    """Read a CREMI-style HDF5 file: raw and (optionally) neuron ids.
+
+    CREMI stores ``resolution`` (nm, z, y, x) and optionally ``offset``
+    attributes on each dataset. Ids listed in ``background_ids`` (e.g. CREMI's
+    ``2**64 - 3`` for "no label") become 0, our background.
+
+    Returns
+    -------
+    raw : Volume
+        uint8 data (z, y, x).
+    labels : Volume or None
+        uint64 data (z, y, x), None if ``labels`` is None.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such HDF5 file: {path}")
+    with h5py.File(path, "r") as f:
+        raw_vol = _read_h5(f, raw)
+        label_vol = None
+        if labels is not None:
+            lab = _read_h5(f, labels)
+            data = lab.data.astype(np.uint64)
+            for bg in background_ids:
+                data[data == np.uint64(bg)] = 0
+            label_vol = Volume(data, lab.voxel_size, lab.offset)
+    return raw_vol, label_vol
+
+
+def _read_h5(f, key: str) -> Volume:
+    if key not in f:
+        raise KeyError(f"dataset {key!r} not in {f.filename}; it has {list(_h5_keys(f))}")
+    ds = f[key]
+    if "resolution" not in ds.attrs:
+        raise ValueError(f"{f.filename}:{key} has no 'resolution' attribute (nm, z, y, x)")
+    n = _spatial_ndim(ds.ndim)
+    voxel_size = as_voxel_size(tuple(ds.attrs["resolution"]), n)
+    offset = tuple(float(o) for o in ds.attrs.get("offset", (0.0,) * n))
+    return Volume(ds[...], voxel_size, offset)
+
+
+def _h5_keys(f):
+    names = []
+    f.visit(lambda name: names.append(name) if hasattr(f[name], "shape") else None)
+    return names
+
+
+def _metadata(axes: list[str], voxel_size, offset) -> dict:
+    spatial = [a for a in axes if a != "c"]
+    scale = ([1.0] if "c" in axes else []) + list(voxel_size)
+    translation = ([0.0] if "c" in axes else []) + list(offset)
+    ome_axes = [
+        {"name": a, "type": "channel"} if a == "c"
+        else {"name": a, "type": "space", "unit": "nanometer"}
+        for a in axes
+    ]
+    return {
+        "voxel_size": list(voxel_size),
+        "offset": list(offset),
+        "axes": spatial,
+        "unit": "nm",
+        "ome": {
+            "version": "0.5",
+            "multiscales": [{
+                "axes": ome_axes,
+                "datasets": [{"path": ".", "coordinateTransformations": [
+                    {"type": "scale", "scale": scale},
+                    {"type": "translation", "translation": translation},
+                ]}],
+            }],
+        },
+    }
+
+
+def _default_chunks(data: np.ndarray) -> tuple[int, ...]:
+    # about 1 MB per chunk: blocks of 64^3 for uint8, fewer along z for wider types
+    side = max(16, int(round((2**20 / data.dtype.itemsize) ** (1 / 3))))
+    chunks = [min(s, side) for s in data.shape]
+    if data.ndim == 4:
+        chunks[0] = data.shape[0]
+    return tuple(chunks)
+
+
+def _jsonable(value):
+    """Cast numpy scalars and tuples to plain JSON types (zarr needs JSON attributes)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,157 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from mbl_seg import data
+from mbl_seg.data import synthetic_volume
+
+SMALL = (12, 64, 64)
+
+
+@pytest.fixture(scope="module")
+def fly():
+    return synthetic_volume(SMALL, "fly", seed=0)
+
+
+def test_same_seed_is_byte_identical(fly):
+    again = synthetic_volume(SMALL, "fly", seed=0)
+    assert again.raw.tobytes() == fly.raw.tobytes()
+    assert again.labels.tobytes() == fly.labels.tobytes()
+
+
+def test_other_seed_differs(fly):
+    other = synthetic_volume(SMALL, "fly", seed=1)
+    assert not np.array_equal(other.raw, fly.raw)
+    assert not np.array_equal(other.labels, fly.labels)
+
+
+def test_types_shapes_and_voxel_size(fly):
+    assert fly.raw.dtype == np.uint8 and fly.raw.shape == SMALL
+    assert fly.labels.dtype == np.uint64 and fly.labels.shape == SMALL
+    assert fly.membrane_gaps.dtype == bool and fly.mitochondria.dtype == bool
+    assert fly.voxel_size == (8.0, 8.0, 8.0)
+    zf = synthetic_volume(SMALL, "zebrafish", seed=0)
+    assert zf.voxel_size == (36.0, 12.0, 12.0)
+
+
+def test_dense_neurites_with_thin_extracellular_space():
+    vol = synthetic_volume((8, 128, 128), "fly", seed=0)
+    # almost every voxel belongs to a neurite...
+    assert (vol.labels == 0).mean() < 0.05
+    # ...and a 1 um x 1 um section cuts many neurites (about 200 nm calibre)
+    assert len(np.unique(vol.labels[4])) > 15
+
+
+def _boundary(labels):
+    b = np.zeros(labels.shape, bool)
+    for axis in (1, 2):
+        diff = np.diff(labels.astype(np.int64), axis=axis) != 0
+        sl = [slice(None)] * 3
+        sl[axis] = slice(1, None)
+        b[tuple(sl)] |= diff
+        sl[axis] = slice(None, -1)
+        b[tuple(sl)] |= diff
+    return b
+
+
+@pytest.mark.parametrize("domain", ["fly", "zebrafish"])
+def test_membranes_are_dark_where_labels_change(domain):
+    vol = synthetic_volume((8, 96, 96), domain, seed=3, missing_sections=0.0,
+                           misaligned_sections=0.0)
+    boundary = _boundary(vol.labels) & ~vol.membrane_gaps
+    inside = ~_boundary(vol.labels) & (vol.labels > 0) & ~vol.mitochondria
+    assert vol.raw[boundary].mean() < vol.raw[inside].mean() - 40
+
+
+def test_membrane_gaps_are_brighter_than_membranes():
+    vol = synthetic_volume((8, 128, 128), "fly", seed=2, membrane_gaps=0.2)
+    b = _boundary(vol.labels)
+    assert vol.membrane_gaps.any()
+    assert vol.raw[b & vol.membrane_gaps].mean() > vol.raw[b & ~vol.membrane_gaps].mean() + 20
+
+
+def test_domain_override_and_missing_sections():
+    vol = synthetic_volume((20, 32, 32), "zebrafish", seed=0, missing_sections=1.0)
+    assert all(kind == "missing" for _, kind in vol.sections)
+    assert len(vol.sections) == 20 and vol.raw.max() == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"shape": (64, 64)}, ValueError),
+        ({"shape": (2, 64, 64)}, ValueError),
+        ({"shape": "abc"}, TypeError),
+        ({"shape": SMALL, "domain": "mouse"}, ValueError),
+        ({"shape": SMALL, "seed": -1}, TypeError),
+        ({"shape": SMALL, "seed": 1.5}, TypeError),
+        ({"shape": SMALL, "membrane_gapz": 0.1}, ValueError),
+    ],
+)
+def test_bad_input_raises(kwargs, error):
+    with pytest.raises(error):
+        synthetic_volume(**kwargs)
+
+
+# ---------------------------------------------------------------- datasets
+
+
+@pytest.fixture
+def small_registry(monkeypatch):
+    monkeypatch.setitem(data.DATASETS, "fly/train", ("fly", (16, 48, 48), 1))
+    return "fly/train"
+
+
+def test_dataset_cached_and_reused(tmp_path, small_registry):
+    first = data.load_dataset(small_registry, directory=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a valid cache is reused silently
+        second = data.load_dataset(small_registry, directory=tmp_path)
+    assert np.array_equal(first.raw, second.raw)
+    assert np.array_equal(first.labels, second.labels)
+    assert second.voxel_size == (8.0, 8.0, 8.0)
+
+
+def test_damaged_dataset_is_rebuilt(tmp_path, small_registry):
+    import zarr
+
+    good = data.load_dataset(small_registry, directory=tmp_path)
+    arr = zarr.open_group(str(tmp_path / "course.zarr"))["fly/train/raw"]
+    arr[0] = 0  # damage one section
+    with pytest.warns(UserWarning, match="checksum"):
+        rebuilt = data.load_dataset(small_registry, directory=tmp_path)
+    assert np.array_equal(rebuilt.raw, good.raw)
+    # and a missing array
+    import shutil
+
+    shutil.rmtree(tmp_path / "course.zarr" / "fly" / "train" / "labels")
+    with pytest.warns(UserWarning, match="rebuilding"):
+        rebuilt = data.load_dataset(small_registry, directory=tmp_path)
+    assert np.array_equal(rebuilt.labels, good.labels)
+
+
+def test_foreign_group_is_not_overwritten(tmp_path, small_registry):
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "course.zarr"), mode="a")
+    group.require_group("fly/train").attrs["mine"] = "user data"
+    with pytest.raises(FileExistsError, match="not written by mbl_seg"):
+        data.load_dataset(small_registry, directory=tmp_path)
+    assert zarr.open_group(str(tmp_path / "course.zarr"))["fly/train"].attrs["mine"] == "user data"
+
+
+def test_2d_dataset_sections_are_independent(tmp_path, small_registry):
+    from skimage.measure import label
+
+    slices = data.load_dataset("fly/train2d", directory=tmp_path)
+    assert slices.raw.ndim == 3 and slices.raw.shape[0] == 2  # 16 sections, every 8th
+    assert slices.voxel_size == (64.0, 8.0, 8.0)
+    for z in range(slices.labels.shape[0]):
+        # each id is one connected piece within its section
+        assert slices.labels[z].max() == label(slices.labels[z], connectivity=1).max()
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.load_dataset("fly/training")
