@@ -1,15 +1,17 @@
 """Self-checks: call them on your own implementation to get "correct" or a specific hint.
 
-Each check runs your function on small cases whose answers are known, and
-when the answer is wrong, compares it with the answers that typical
-mistakes would give, to tell you which mistake it looks like.
+Each check runs your function on small cases whose answers are known. When an
+answer is wrong, it compares your answers with what typical mistakes would
+give, to tell you which mistake it looks like. A check prints its verdict and
+returns it as a :class:`CheckResult` (truthy when passed).
 
 Used in: notebooks/00_setup_and_data (and every later exercise).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,15 +22,19 @@ __all__ = ["CheckResult", "check_voi_from_table", "check_arand_from_table"]
 
 
 class CheckResult(NamedTuple):
-    """The outcome of a self-check: ``passed`` and a message for the student."""
+    """The outcome of a self-check: ``passed`` and a message for the student.
+
+    ``print(result)`` shows e.g. ``✅ voi_from_table: correct — ...``;
+    ``bool(result)`` is ``result.passed``. In a notebook the check has already
+    printed the message, so displaying the result adds nothing.
+    """
 
     name: str
     passed: bool
     message: str
 
     def __str__(self) -> str:
-        mark = "✅" if self.passed else "❌"
-        return f"{mark} {self.name}: {self.message}"
+        return f"{'✅' if self.passed else '❌'} {self.name}: {self.message}"
 
     def __repr__(self) -> str:
         return str(self)
@@ -36,13 +42,24 @@ class CheckResult(NamedTuple):
     def __bool__(self) -> bool:
         return self.passed
 
+    def _ipython_display_(self) -> None:
+        # The check printed the message already: no second copy as Out[...].
+        pass
+
+
+# --- machinery shared by every check --------------------------------------------------------
+
+
+class _Fail(Exception):
+    """Raised inside a check body to stop at the first wrong answer with a message."""
+
 
 class _NotImplemented(Exception):
     pass
 
 
 def _call(fn: Callable, *args) -> Any:
-    """Call the student's function on a copy of the inputs; report what went wrong."""
+    """Call the student's function on copies of the inputs (so it cannot spoil them)."""
     copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
     try:
         return fn(*copies)
@@ -50,131 +67,240 @@ def _call(fn: Callable, *args) -> Any:
         raise _NotImplemented from err
 
 
-def _report(name: str, passed: bool, message: str, verbose: bool) -> CheckResult:
-    result = CheckResult(name, passed, message)
+def _run(name: str, body: Callable[[], str], verbose: bool) -> CheckResult:
+    """Run a check body; unfinished or crashing student code becomes a message, not a traceback."""
+    try:
+        result = CheckResult(name, True, f"correct — {body()}")
+    except _NotImplemented:
+        result = CheckResult(name, False, "not implemented yet — fill in the TODO")
+    except _Fail as fail:
+        result = CheckResult(name, False, str(fail))
+    except Exception as err:  # noqa: BLE001 - any error in student code becomes a hint
+        text = re.sub(r" at 0x[0-9a-fA-F]+", "", str(err))  # keep the message deterministic
+        result = CheckResult(name, False, (
+            f"your function raised {type(err).__name__}: {text} — call it yourself on one of "
+            "the small examples from the notebook to see the full traceback"))
     if verbose:
         print(result)
     return result
 
 
-def _run(name: str, verbose: bool, body: Callable[[], tuple[bool, str]]) -> CheckResult:
-    """Run a check body, turning unfinished or crashing student code into a hint."""
+def _numbers(value: Any, count: int, what: str) -> np.ndarray:
+    """The student's return value as ``count`` floats, or a _Fail saying what came back."""
+    if value is None:
+        raise _Fail("your function returned None: did you forget the `return` line?")
     try:
-        passed, message = body()
-    except _NotImplemented:
-        passed, message = False, "not implemented yet: fill in the TODO and run this check again"
-    except Exception as err:  # noqa: BLE001 - any error in student code becomes a hint
-        passed, message = False, (f"your function raised {type(err).__name__}: {err}. "
-                                  "Read the traceback by calling it yourself on a small input.")
-    return _report(name, passed, message, verbose)
+        out = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError, RuntimeError):
+        out = np.empty(0)
+    if out.size != count:
+        noun = "one number" if count == 1 else f"{count} numbers"
+        raise _Fail(f"your function should return {noun} ({what}), got {value!r}")
+    return out
 
 
-def _as_pair(value, what: str) -> tuple[float, float]:
-    try:
-        a, b = value
-        return float(a), float(b)
-    except (TypeError, ValueError):
-        raise TypeError(f"it should return two numbers ({what}), got {value!r}") from None
+def _close(a, b, atol: float = 1e-6) -> bool:
+    return bool(np.allclose(np.asarray(a, float), np.asarray(b, float), atol=atol, rtol=1e-6))
 
 
-# Small contingency tables: rows = ground-truth objects, columns = segments.
-_TABLES = [
-    np.array([[4, 4]]),  # one neuron split in two halves
-    np.array([[3], [5]]),  # two neurons merged
-    np.array([[6, 2, 0], [0, 3, 5], [1, 0, 7]]),  # a bit of everything, with zeros
-    np.array([[10, 0], [0, 10]]),  # perfect
-]
+def _diagnose(cases: Sequence[tuple[Any, np.ndarray]],
+              mistakes: Sequence[tuple[Callable[[Any], list], str]]) -> str | None:
+    """The hint of the first mistake that explains the student's answers on *all* cases.
 
-
-def _entropies(table: np.ndarray, normalise: bool = True) -> dict[str, float]:
-    p = table / table.sum() if normalise else table.astype(float)
-    nz = p[p > 0]
-    h_joint = -(nz * np.log2(nz)).sum()
-    rows, cols = p.sum(1), p.sum(0)
-    h_gt = -(rows[rows > 0] * np.log2(rows[rows > 0])).sum()
-    h_seg = -(cols[cols > 0] * np.log2(cols[cols > 0])).sum()
-    return {"joint": h_joint, "gt": h_gt, "seg": h_seg}
-
-
-def _voi_mistake(table: np.ndarray, got: tuple[float, float]) -> str | None:
-    """Name the typical mistake that explains ``got`` for ``table``, if any."""
-    split, merge = voi_from_table(table)
-    h = _entropies(table)
-    close = lambda a, b: np.allclose(a, b, atol=1e-6)  # noqa: E731
-    if close(got, (merge, split)) and not close(split, merge):
-        return ("split and merge are swapped: split = H(seg | gt) (how much a neuron is "
-                "spread over segments), merge = H(gt | seg)")
-    if close(got, (split * np.log(2), merge * np.log(2))):
-        return "your values are in nats: use np.log2 to get bits"
-    if close(got, (split * np.log10(2), merge * np.log10(2))):
-        return "your values use log10: use np.log2 to get bits"
-    raw = _entropies(table, normalise=False)
-    if close(got, (raw["joint"] - raw["gt"], raw["joint"] - raw["seg"])):
-        return "normalise the table first: p_ij = n_ij / n (the entries must sum to 1)"
-    mutual = h["gt"] + h["seg"] - h["joint"]
-    if any(close(g, v) for g in got for v in (h["joint"], mutual)) and h["joint"] > 1e-9:
-        return ("one of your numbers is the joint entropy H(gt, seg) or the mutual information; "
-                "the conditional entropy is H(seg | gt) = H(gt, seg) - H(gt)")
-    if close(got, (h["seg"], h["gt"])) or close(got, (h["gt"], h["seg"])):
-        return ("you returned the entropies H(seg) and H(gt); subtract them from the joint "
-                "entropy: split = H(gt, seg) - H(gt), merge = H(gt, seg) - H(seg)")
+    ``cases`` are (input, student answer) pairs; each mistake maps an input to
+    the answers it would give (a list: some mistakes have several variants).
+    """
+    for predict, hint in mistakes:
+        if all(any(_close(got, p) for p in predict(x)) for x, got in cases):
+            return hint
     return None
 
 
-def check_voi_from_table(fn: Callable, *, verbose: bool = True) -> CheckResult:
-    """Check ``fn(table) -> (split, merge)``: VOI in bits from a dense contingency table.
+def _fmt(values) -> str:
+    """``0.5000`` for one number, ``(0.5000, 1.0000)`` for several."""
+    text = ", ".join(f"{v:.4f}" for v in np.atleast_1d(values))
+    return text if np.size(values) == 1 else f"({text})"
 
-    ``table[i, j]`` counts the voxels of ground-truth object ``i`` in segment ``j``
-    (background already removed).
+
+def _has_zero(table: np.ndarray) -> bool:
+    return bool((table == 0).any())
+
+
+def _check_tables(fn, tables, reference, *, count, what, mistakes, generic_hint,
+                  zero_hint=None) -> str:
+    """Run ``fn`` on every table, compare with ``reference``, and fail with the best hint."""
+    cases = [(t, _numbers(_call(fn, t), count, what)) for t in tables]
+    wrong = [(t, got) for t, got in cases if not _close(got, reference(t))]
+    if not wrong:
+        return f"your answers match on all {len(tables)} test tables"
+    table, got = wrong[0]
+    not_finite = any(not np.isfinite(g).all() for _, g in wrong)
+    if zero_hint and (not_finite or all(_has_zero(t) for t, _ in wrong)):
+        hint = zero_hint
+    elif not_finite:
+        hint = "you returned nan or inf: look for a division by zero"
+    else:
+        hint = _diagnose(cases, mistakes) or generic_hint
+    raise _Fail(f"for the table {table.tolist()} you returned {what} = {_fmt(got)}, "
+                f"expected {_fmt(reference(table))}. Hint: {hint}")
+
+
+# --- test tables and reference quantities ---------------------------------------------------
+
+# Rows = ground-truth objects (background removed), columns = segments. Tables
+# without zeros come first; some tables have zeros, and split != merge in several.
+_TABLES = (
+    np.array([[4, 4]]),  # one neuron cut in two halves
+    np.array([[3], [5]]),  # two neurons merged in one segment
+    np.array([[5, 1], [2, 4]]),  # a bit of both, no zeros
+    np.array([[6, 2, 0], [0, 3, 5], [1, 0, 7]]),  # a bit of everything, with zeros
+    np.array([[10, 0], [0, 10]]),  # perfect
+    np.array([[9, 3, 0], [0, 0, 4]]),  # one neuron split, one fine, with zeros
+)
+for _table in _TABLES:
+    _table.flags.writeable = False  # students get copies; the originals never change
+
+
+def _h(p: np.ndarray) -> float:
+    """Entropy in bits of the (not necessarily normalised) non-zero entries of ``p``."""
+    p = np.asarray(p, dtype=np.float64).ravel()
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def _entropies(table: np.ndarray, *, normalise: bool = True) -> tuple[float, float, float]:
+    """H(gt, seg), H(gt), H(seg) in bits."""
+    p = table / table.sum() if normalise else table.astype(np.float64)
+    return _h(p), _h(p.sum(axis=1)), _h(p.sum(axis=0))
+
+
+def _voi_ref(table: np.ndarray) -> tuple[float, float]:
+    return tuple(voi_from_table(table))
+
+
+def _voi_mistakes() -> list[tuple[Callable, str]]:
+    def scaled(factor):
+        return lambda t: [np.multiply(_voi_ref(t), factor)]
+
+    def unnormalised(t):
+        joint, h_gt, h_seg = _entropies(t, normalise=False)
+        return [(joint - h_gt, joint - h_seg)]
+
+    def joint_or_mutual(t):
+        joint, h_gt, h_seg = _entropies(t)
+        both = (joint, h_gt + h_seg - joint)
+        return [(a, b) for a in both for b in both]
+
+    def marginals(t):
+        _, h_gt, h_seg = _entropies(t)
+        return [(h_seg, h_gt), (h_gt, h_seg)]
+
+    return [
+        (lambda t: [_voi_ref(t)[::-1]],
+         "split and merge are swapped: split = H(seg | gt) (one neuron spread over several "
+         "segments), merge = H(gt | seg) (one segment covering several neurons)"),
+        (scaled(np.log(2)), "your values are in nats (natural log): use np.log2 to get bits"),
+        (scaled(np.log10(2)), "your values use log10: use np.log2 to get bits"),
+        (unnormalised, "normalise the table first: p_ij = n_ij / n, so the entries sum to 1"),
+        (joint_or_mutual,
+         "you returned the joint entropy H(gt, seg) or the mutual information I(gt; seg); "
+         "the conditional entropies are split = H(gt, seg) - H(gt), merge = H(gt, seg) - H(seg)"),
+        (marginals,
+         "you returned the entropies H(seg) and H(gt) of the marginals; subtract them from "
+         "the joint entropy: split = H(gt, seg) - H(gt), merge = H(gt, seg) - H(seg)"),
+    ]
+
+
+def check_voi_from_table(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Check ``fn(table) -> (split, merge)``: the VOI in bits from a dense contingency table.
+
+    Parameters
+    ----------
+    fn : callable
+        Your function: takes a (n_gt, n_seg) ndarray of counts (rows =
+        ground-truth objects, background row removed; columns = segments) and
+        returns ``(split, merge)`` = (H(seg | gt), H(gt | seg)) in bits.
+    verbose : bool, optional
+        Print the verdict (default True).
+
+    Returns
+    -------
+    CheckResult
+        ``passed`` and a message that names the likely mistake.
 
     Examples
     --------
     >>> from mbl_seg.evaluate import voi_from_table
-    >>> check_voi_from_table(voi_from_table, verbose=False).passed
+    >>> check_voi_from_table(voi_from_table).passed
+    ✅ voi_from_table: correct — your answers match on all 6 test tables
     True
-    """
-    def body() -> tuple[bool, str]:
-        for table in _TABLES:
-            got = _as_pair(_call(fn, table), "split, merge")
-            expected = voi_from_table(table)
-            if np.isnan(got).any():
-                return False, (f"you returned nan for the table {table.tolist()}: 0 * log(0) "
-                               "is 0 by convention; only sum over the non-zero entries")
-            if not np.allclose(got, expected, atol=1e-6):
-                hint = _voi_mistake(table, got) or (
-                    "first turn counts into probabilities p_ij = n_ij / n, then "
-                    "split = H(gt, seg) - H(gt) and merge = H(gt, seg) - H(seg)")
-                return False, (f"for the table {table.tolist()} you got "
-                               f"(split={got[0]:.3f}, merge={got[1]:.3f}), expected "
-                               f"(split={expected.split:.3f}, merge={expected.merge:.3f}). "
-                               f"Hint: {hint}")
-        return True, "correct! split and merge match on all test tables"
 
-    return _run("voi_from_table", verbose, body)
+    Used in: notebooks/00_setup_and_data
+    """
+    return _run("voi_from_table", lambda: _check_tables(
+        fn, _TABLES, _voi_ref, count=2, what="split, merge", mistakes=_voi_mistakes(),
+        generic_hint=("turn counts into probabilities p_ij = n_ij / n, then split = "
+                      "H(gt, seg) - H(gt) and merge = H(gt, seg) - H(seg), with log2"),
+        zero_hint=("your function goes wrong on tables with zero entries: 0 * log(0) is nan "
+                   "in numpy but counts as 0 in an entropy — sum only over the non-zero "
+                   "entries")), verbose)
+
+
+def _rand_parts(table: np.ndarray, self_pairs: bool = False) -> tuple[float, float]:
+    """Rand precision and recall of a dense table, over pairs of voxels."""
+    t = table.astype(np.float64)
+    n = 0.0 if self_pairs else t.sum()
+    together = (t**2).sum() - n
+    return together / ((t.sum(0) ** 2).sum() - n), together / ((t.sum(1) ** 2).sum() - n)
+
+
+def _arand_mistakes() -> list[tuple[Callable, str]]:
+    def f_score(precision, recall):
+        return 2 * precision * recall / (precision + recall)
+
+    return [
+        (lambda t: [1 - arand_from_table(t)],
+         "you returned the F-score; the adapted Rand *error* is 1 - F-score"),
+        (lambda t: [1 - f_score(*_rand_parts(t, self_pairs=True))],
+         "you counted each voxel as a pair with itself: count pairs of distinct voxels, "
+         "sum n_ij^2 - n (likewise sum a_i^2 - n and sum b_j^2 - n)"),
+        (lambda t: [1 - sum(_rand_parts(t)) / 2],
+         "combine precision P and recall R with the F-score 2PR / (P + R), not their average"),
+        (lambda t: [1 - x for x in _rand_parts(t)],
+         "you returned 1 - precision or 1 - recall alone: combine them with the F-score "
+         "2PR / (P + R)"),
+    ]
 
 
 def check_arand_from_table(fn: Callable, *, verbose: bool = True) -> CheckResult:
-    """Check ``fn(table) -> float``: adapted Rand error from a dense contingency table.
+    """Check ``fn(table) -> float``: the adapted Rand error from a dense contingency table.
+
+    Parameters
+    ----------
+    fn : callable
+        Your function: takes a (n_gt, n_seg) ndarray of voxel counts (rows =
+        ground-truth objects, background removed; columns = segments) and
+        returns 1 - F-score of Rand precision and recall, over pairs of voxels.
+    verbose : bool, optional
+        Print the verdict (default True).
+
+    Returns
+    -------
+    CheckResult
+        ``passed`` and a message that names the likely mistake.
 
     Examples
     --------
-    >>> from mbl_seg.evaluate import arand_from_table
-    >>> check_arand_from_table(arand_from_table, verbose=False).passed
-    True
-    """
-    def body() -> tuple[bool, str]:
-        for table in _TABLES:
-            got = _call(fn, table)
-            if np.ndim(got) != 0:
-                return False, f"it should return one number, got {got!r}"
-            got, expected = float(got), arand_from_table(table)
-            if np.isclose(got, expected, atol=1e-6):
-                continue
-            hint = "precision and recall count *pairs* of voxels: sum n_ij^2 - n, not sum n_ij"
-            if np.isclose(got, 1 - expected, atol=1e-6):
-                hint = "you returned the F-score; the error is 1 - F-score"
-            return False, (f"for the table {table.tolist()} you got {got:.4f}, expected "
-                           f"{expected:.4f}. Hint: {hint}")
-        return True, "correct! the adapted Rand error matches on all test tables"
+    >>> def my_arand(table):
+    ...     raise NotImplementedError("TODO")
+    >>> result = check_arand_from_table(my_arand)
+    ❌ arand_from_table: not implemented yet — fill in the TODO
 
-    return _run("arand_from_table", verbose, body)
+    Used in: notebooks/00_setup_and_data
+    """
+    return _run("arand_from_table", lambda: _check_tables(
+        fn, _TABLES, arand_from_table, count=1, what="adapted Rand error",
+        mistakes=_arand_mistakes(),
+        generic_hint=("count pairs: together = sum n_ij^2 - n, gt pairs = sum a_i^2 - n, "
+                      "seg pairs = sum b_j^2 - n; precision = together / seg pairs, "
+                      "recall = together / gt pairs; return 1 - 2PR / (P + R)")), verbose)

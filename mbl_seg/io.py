@@ -230,8 +230,10 @@ def _metadata(axes: list[str], voxel_size, offset) -> dict:
 
 
 def _default_chunks(data: np.ndarray) -> tuple[int, ...]:
-    # about 1 MB per chunk: blocks of 64^3 for uint8, fewer along z for wider types
-    side = max(16, int(round((2**20 / data.dtype.itemsize) ** (1 / 3))))
+    # cubes of at most 2 MB with a power-of-two side: 128^3 for uint8, 64^3 for uint64
+    side = 16
+    while (2 * side) ** 3 * data.dtype.itemsize <= 2**21:
+        side *= 2
     chunks = [min(s, side) for s in data.shape]
     if data.ndim == 4:
         chunks[0] = data.shape[0]

@@ -1,77 +1,227 @@
+"""Tests for mbl_seg.viz: colours, overlays, panels and the slice browser (Agg backend)."""
+
+import base64
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.colors import rgb_to_hsv
+from numpy.testing import assert_array_equal
 
 from mbl_seg import viz
 
 
 @pytest.fixture(autouse=True)
-def _close():
+def _close_figures():
     yield
     plt.close("all")
 
 
 @pytest.fixture
 def volume():
+    """A (6, 32, 40) uint8 raw with three objects and an unlabelled corner."""
     rng = np.random.default_rng(0)
-    raw = rng.integers(0, 255, (6, 32, 40), dtype=np.uint8)
+    raw = rng.integers(0, 256, (6, 32, 40), dtype=np.uint8)
     labels = np.zeros((6, 32, 40), np.uint64)
-    labels[:, :16], labels[:, 16:, :20], labels[:, 16:, 20:] = 1, 2, 3
+    labels[:, :16, 4:], labels[:, 16:, :20], labels[:, 16:, 20:] = 1, 2, 3
     return raw, labels
 
 
+def _png(browser) -> bytes:
+    (output,) = browser.children[-1].outputs
+    return base64.b64decode(output["data"]["image/png"])
+
+
+def _control(browser, description):
+    return next(w for box in browser.children[:-1] for w in box.children
+                if w.description == description)
+
+
+# --- colours ---------------------------------------------------------------
+
 def test_colors_depend_on_the_id_only():
     a = viz.label_colors([5, 17, 99])
-    b = viz.label_colors([17, 123456789, 5])
-    np.testing.assert_array_equal(a[1], b[0])
-    np.testing.assert_array_equal(a[0], b[2])
+    b = viz.label_colors(np.array([17, 123456789, 5], dtype=np.int32))
+    assert_array_equal(a[1], b[0])
+    assert_array_equal(a[0], b[2])
     assert not np.array_equal(a[0], a[1])
-    assert viz.label_colors([0])[0, 3] == 0
+    assert a.shape == (3, 4) and np.all(a[:, 3] == 1)
+    assert not np.array_equal(viz.label_colors([17], seed=1), viz.label_colors([17]))
 
 
-def test_label_rgba(volume):
-    _, labels = volume
-    rgba = viz.label_rgba(labels[0], alpha=0.3)
-    assert rgba.shape == labels[0].shape + (4,) and rgba.dtype == np.float32
-    assert np.allclose(rgba[labels[0] > 0, 3], 0.3)
-    with pytest.raises(TypeError):
-        viz.label_rgba(labels[0].astype(float))
+def test_background_is_transparent_and_colors_are_bright():
+    assert_array_equal(viz.label_colors([0]), [[0, 0, 0, 0]])
+    hsv = rgb_to_hsv(viz.label_colors(np.arange(1, 500))[:, :3])
+    assert hsv[:, 1].min() >= 0.6 - 1e-6 and hsv[:, 2].min() >= 0.8 - 1e-6
+    assert np.ptp(hsv[:, 0]) > 0.9  # hues spread over the whole circle
 
+
+def test_label_colors_refuses_bad_ids():
+    with pytest.raises(ValueError, match="non-negative"):
+        viz.label_colors([3, -1])
+    with pytest.raises(TypeError, match="integer"):
+        viz.label_colors([0.5])
+
+
+def test_label_rgba_matches_a_loop_over_pixels(volume):
+    labels = volume[1][0].copy()
+    labels[0, 0] = 2**40  # a large id
+    rgba = viz.label_rgba(labels, alpha=0.3, seed=2)
+    assert rgba.shape == labels.shape + (4,) and rgba.dtype == np.float32
+    for (y, x), i in np.ndenumerate(labels):
+        expected = viz.label_colors([i], seed=2)[0]
+        expected[3] = 0.3 if i else 0.0
+        np.testing.assert_allclose(rgba[y, x], expected, rtol=1e-6)
+
+
+def test_label_rgba_colour_does_not_depend_on_other_labels(volume):
+    labels = volume[1][0]
+    alone = viz.label_rgba(np.where(labels == 2, labels, 0))
+    assert_array_equal(alone[labels == 2], viz.label_rgba(labels)[labels == 2])
+
+
+def test_label_rgba_refuses_bad_input(volume):
+    labels = volume[1][0]
+    with pytest.raises(TypeError, match="probability map"):
+        viz.label_rgba(labels.astype(float))
+    with pytest.raises(ValueError, match="alpha"):
+        viz.label_rgba(labels, alpha=1.5)
+
+
+# --- overlay ---------------------------------------------------------------
+
+def test_overlay_draws_raw_and_labels(tmp_path, volume):
+    raw, labels = volume
+    ax = viz.overlay(raw[0], labels[0], title="section 0")
+    assert ax.get_title() == "section 0" and not ax.get_xticks().size
+    grey, colours = ax.images
+    assert grey.get_clim() == (0, 255)  # uint8: fixed range, not stretched
+    assert colours.get_array().shape == labels[0].shape + (4,)
+    ax.figure.savefig(tmp_path / "o.png")
+    floats = viz.overlay(raw[0] / 300.0)
+    assert floats.images[0].get_clim() == pytest.approx((raw[0].min() / 300, raw[0].max() / 300))
+
+
+def test_overlay_boundaries_colour_only_the_outlines(volume):
+    raw, labels = volume
+    ax = viz.overlay(raw[0], labels[0], boundaries=True)
+    opaque = ax.images[1].get_array()[..., 3] > 0
+    assert opaque[15, 10] and opaque[16, 10]  # the border between objects 1 and 2
+    assert not opaque[5, 20] and not opaque[25, 10]  # inside objects
+    assert opaque.sum() < labels[0].size // 4
+
+
+def test_overlay_refuses_volumes_and_mismatches(volume):
+    raw, labels = volume
+    with pytest.raises(ValueError, match=r"2D section \(y, x\).*raw\[z\]"):
+        viz.overlay(raw)
+    with pytest.raises(ValueError, match="same shape"):
+        viz.overlay(raw[0], labels[0, :10])
+    with pytest.raises(ValueError, match="raw, labels or both"):
+        viz.overlay(None)
+    with pytest.raises(TypeError, match="numpy array"):
+        viz.overlay(raw[0].tolist())
+
+
+# --- panels ----------------------------------------------------------------
 
 def test_panels_render_and_save(tmp_path, volume):
     raw, labels = volume
     pred = np.random.default_rng(1).random(raw.shape).astype(np.float32)
     affs = np.random.default_rng(2).random((3,) + raw.shape).astype(np.float32)
-    fig = viz.show_panels(raw=raw, ground_truth=labels, boundary_map=pred,
-                          affinities=affs, segmentation=labels + 1, z=2)
+    fig = viz.show_panels(raw=raw, gt=labels, boundary_map=pred, affs=affs,
+                          segmentation=labels + 1, z=2)
     fig.savefig(tmp_path / "p.png")
-    assert (tmp_path / "p.png").stat().st_size > 1000
-    assert [ax.get_title() for ax in fig.axes][:2] == ["raw", "ground truth"]
-    # anisotropic cut through y, 2D input
-    viz.show_panels(raw=raw, labels=labels, axis=1, voxel_size=(40, 4, 4)).savefig(tmp_path / "y.png")
-    viz.show_panels(raw=raw[0], labels=labels[0]).savefig(tmp_path / "2d.png")
-    viz.show_sections(raw, labels, voxel_size=(40, 4, 4)).savefig(tmp_path / "s.png")
+    assert (tmp_path / "p.png").stat().st_size > 5000
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["raw", "ground truth", "boundary map"]
+    assert titles[3].startswith("affinities (RGB") and "segmentation" in titles
+    assert len(fig.axes) == 6  # five panels and the probability map's colour bar
+    assert fig.axes[2].images[0].get_clim() == (0, 1)
+    assert "z = 2" in fig.get_suptitle()
+
+
+def test_panels_default_to_the_middle_section(volume):
+    raw, _ = volume
+    fig = viz.show_panels(raw=raw)
+    assert "z = 3" in fig.get_suptitle()
+    assert_array_equal(fig.axes[0].images[0].get_array(), raw[3])
+
+
+def test_panels_anisotropic_cut_keeps_true_proportions(tmp_path, volume):
+    raw, labels = volume
+    fig = viz.show_panels(raw=raw, labels=labels, axis=1, z=5, voxel_size=(40, 4, 4))
+    assert fig.axes[0].get_aspect() == pytest.approx(10.0)
+    assert_array_equal(fig.axes[0].images[0].get_array(), raw[:, 5, :])
+    assert "zx section at y = 5" in fig.get_suptitle() and "(20 nm)" in fig.get_suptitle()
+    fig.savefig(tmp_path / "y.png")
+
+
+def test_panels_2d_and_channel_variants(tmp_path, volume):
+    raw, labels = volume
+    viz.show_panels(raw=raw[0], labels=labels[0], boundaries=True).savefig(tmp_path / "2d.png")
+    affs_2d = np.random.default_rng(0).random((2,) + raw.shape[1:])
+    fig = viz.show_panels(raw=raw[0], affs=affs_2d)
+    assert fig.axes[1].images[0].get_array().shape == raw.shape[1:] + (3,)
+    # a single-channel network output is a probability map, with its colour bar
+    fig = viz.show_panels(seg=labels, prediction=np.zeros((1,) + raw.shape, np.float32))
+    assert len(fig.axes) == 3 and fig.axes[0].get_title() == "segmentation"
+    # floats outside [0, 1] are auto-ranged
+    fig = viz.show_panels(distance=np.broadcast_to(np.linspace(-5, 5, 40), raw.shape).copy())
+    assert fig.axes[0].images[0].get_clim() == (-5, 5)
+    fig.savefig(tmp_path / "d.png")
 
 
 def test_panel_errors(volume):
     raw, labels = volume
-    with pytest.raises(ValueError, match="same"):
+    with pytest.raises(ValueError, match=r"raw has \(6, 32, 40\), labels has \(6, 10, 40\)"):
         viz.show_panels(raw=raw, labels=labels[:, :10])
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="outside 0..5"):
         viz.show_panels(raw=raw, z=6)
-    with pytest.raises(ValueError, match="dimensions"):
-        viz.overlay(raw[None])
+    with pytest.raises(ValueError, match=r"\(z, y, x\) or \(y, x\)"):
+        viz.show_panels(raw=raw[None])
+    with pytest.raises(ValueError, match="2D"):
+        viz.show_panels(raw=raw[0], z=1)
+    with pytest.raises(ValueError, match="axis"):
+        viz.show_panels(raw=raw, axis=3)
+    with pytest.raises(ValueError, match=r"at most 3.*\[:3\]"):
+        viz.show_panels(affs=np.zeros((6,) + raw.shape, np.float32))
+    with pytest.raises(TypeError, match="numpy array"):
+        viz.show_panels(raw=raw.tolist())
+    with pytest.raises(ValueError, match="at least one panel"):
+        viz.show_panels()
 
 
-def test_slice_browser_reacts(volume):
+# --- slice browser ---------------------------------------------------------
+
+def test_slice_browser_reacts_to_its_controls(volume):
     raw, labels = volume
-    browser = viz.slice_browser(raw, labels, voxel_size=(8, 8, 8))
-    (axis_w, show_w), (index_w, alpha_w), out = [c.children for c in browser.children[:2]] + [
-        browser.children[2]]
-    before = len(out.outputs)
-    index_w.value = 1
-    axis_w.value = 2
-    assert index_w.max == raw.shape[2] - 1
-    assert len(out.outputs) >= before
+    pred = np.random.default_rng(1).random(raw.shape).astype(np.float32)
+    browser = viz.slice_browser(raw, labels, voxel_size=(40, 4, 4), prediction=pred)
+    assert plt.get_fignums() == []  # drawn off pyplot: nothing shows twice
+    section, axis = _control(browser, "section"), _control(browser, "cut along")
+    first = _png(browser)
+    assert first.startswith(b"\x89PNG") and section.value == 3
+    section.value = 1
+    second = _png(browser)
+    assert second != first
+    axis.value = 2
+    assert (section.max, section.value) == (raw.shape[2] - 1, raw.shape[2] // 2)
+    assert _png(browser) != second
+    _control(browser, "show labels").value = False
+    _control(browser, "opacity").value = 0.9
+    assert len(browser.children[-1].outputs) == 1
+
+
+def test_slice_browser_without_labels_and_errors(volume):
+    raw, labels = volume
+    browser = viz.slice_browser(raw)
+    assert _control(browser, "show labels").disabled
     with pytest.raises(ValueError, match="shape"):
         viz.slice_browser(raw, labels[:, :3])
+    with pytest.raises(ValueError, match=r"\(z, y, x\) volume"):
+        viz.slice_browser(raw[0])
+    with pytest.raises(TypeError, match="integer"):
+        viz.slice_browser(raw, labels.astype(np.float32))
+    with pytest.raises(ValueError, match="axis"):
+        viz.slice_browser(raw, axis=3)

@@ -1,0 +1,51 @@
+"""The committed notebooks: exercises generated from solutions, no leaked answers,
+meaningful nbval checks. (The solutions themselves are executed by nbval.)"""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mbl_seg import notebooks as nbs
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = nbs.list_notebooks(ROOT / "solutions")
+
+
+def test_there_are_solution_notebooks():
+    assert [p.name for p in SOLUTIONS][:1] == ["00_setup_and_data.ipynb"]
+
+
+def test_committed_exercises_are_up_to_date():
+    stale = nbs.generate_exercises(ROOT / "solutions", ROOT / "notebooks", check=True)
+    assert stale == [], f"run `mbl-seg exercises`: {[str(p) for p in stale]} differ"
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_no_solution_code_in_exercise(solution):
+    exercise = nbs.exercise_path(solution)
+    leaks = nbs.find_leaks(nbformat.read(solution, as_version=4),
+                           nbformat.read(exercise, as_version=4))
+    assert leaks == []
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_exercise_has_todos_each_followed_by_a_self_check(solution):
+    cells = nbformat.read(nbs.exercise_path(solution), as_version=4).cells
+    code = [c.source for c in cells if c.cell_type == "code"]
+    todo_cells = [i for i, src in enumerate(code) if "raise NotImplementedError" in src]
+    assert todo_cells, "an exercise notebook needs at least one TODO"
+    for i in todo_cells:
+        assert "checks.check_" in code[i + 1], f"no self-check right after TODO cell: {code[i]!r}"
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_solution_is_executed_and_checks_real_outputs(solution):
+    nb = nbformat.read(solution, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "execute it: mbl-seg run"
+    checked = [c for c in code if "# NBVAL_CHECK_OUTPUT" in c.source]
+    assert len(checked) >= 3, "nbval must compare some outputs (metrics, shapes, self-checks)"
+    assert all(c.outputs for c in checked), "a checked cell must print something"
+    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    assert errors == []
