@@ -1,0 +1,18 @@
+"""Self-checks: call them on your own implementation to get "correct" or a specific hint.
+
+Each check runs your function on small cases whose answers are known. When an
+answer is wrong, it compares your answers with what typical mistakes would
+give, to tell you which mistake it looks like. A check prints its verdict and
+returns it as a :class:`CheckResult` (truthy when passed).
+
+One module per lesson; every check is importable from here::
+
+    from mbl_seg.checks import check_voi_from_table
+
+Used in: every exercise notebook.
+"""
+
+from ._core import CheckResult
+from .metrics import check_arand_from_table, check_voi_from_table
+
+__all__ = ["CheckResult", "check_voi_from_table", "check_arand_from_table"]
