@@ -147,9 +147,13 @@ def test_2d_dataset_sections_are_independent(tmp_path, small_registry):
     slices = data.load_dataset("fly/train2d", directory=tmp_path)
     assert slices.raw.ndim == 3 and slices.raw.shape[0] == 2  # 16 sections, every 8th
     assert slices.voxel_size == (64.0, 8.0, 8.0)
+    seen = set()
     for z in range(slices.labels.shape[0]):
-        # each id is one connected piece within its section
-        assert slices.labels[z].max() == label(slices.labels[z], connectivity=1).max()
+        ids = set(np.unique(slices.labels[z]).tolist()) - {0}
+        # each id is one connected piece within its section, and no id is in two sections
+        assert len(ids) == label(slices.labels[z], connectivity=1).max()
+        assert not ids & seen
+        seen |= ids
 
 
 def test_unknown_dataset():

@@ -181,12 +181,21 @@ def _generate(store: Path, name: str) -> CourseDataset:
 
 
 def _sections(vol: CourseDataset) -> CourseDataset:
-    """Sections >= 64 nm apart as independent 2D images, labels split per section."""
+    """Sections >= 64 nm apart as independent 2D images, labels split per section.
+
+    Ids are unique over the whole stack (no object continues from one section
+    to the next), so a stack can be evaluated in one call.
+    """
     from skimage.measure import label as connected_components
 
     step = int(np.ceil(_SECTION_SPACING_NM / vol.voxel_size[0]))
     idx = np.arange(step // 2, vol.raw.shape[0], step)
-    labels = np.stack([connected_components(vol.labels[z], connectivity=1) for z in idx])
+    labels, first = [], 0
+    for z in idx:
+        section = connected_components(vol.labels[z], connectivity=1).astype(np.uint64)
+        labels.append(np.where(section > 0, section + np.uint64(first), np.uint64(0)))
+        first = int(labels[-1].max(initial=first))
+    labels = np.stack(labels)
     vs = (vol.voxel_size[0] * step, *vol.voxel_size[1:])
     offset = (float(vol.offset[0] + idx[0] * vol.voxel_size[0]), *vol.offset[1:])
     return CourseDataset(vol.name + "2d", vol.raw[idx], labels.astype(np.uint64),

@@ -1,0 +1,207 @@
+"""From a boundary map (or affinities) to objects: distance transform, seeds, seeded watershed.
+
+The recipe of the course, in 2D and 3D, with voxel sizes in nm:
+
+1. threshold the boundary map: ``inside = boundaries < threshold``;
+2. distance transform of ``inside``: how far (nm) each voxel is from a boundary;
+3. seeds = local maxima of the distance (at least ``min_seed_distance`` nm
+   apart, optionally only maxima that stand out by ``h`` nm);
+4. flood the boundary map from the seeds (watershed): every voxel goes to
+   the seed it reaches over the lowest boundary values.
+
+The priority flood of step 4 is scikit-image's watershed; steps 1-3 (and
+everything the lessons vary) are here.
+
+Used in: notebooks/01_classical_boundaries, 02_deep_boundaries, 03_affinities
+and every later notebook that segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy import ndimage
+from skimage.morphology import reconstruction
+from skimage.segmentation import watershed
+
+from ._validate import as_image, as_voxel_size
+
+__all__ = ["find_seeds", "seeded_watershed", "per_section"]
+
+
+def _footprint(radius_nm: float, voxel_size: tuple[float, ...]) -> np.ndarray:
+    """An ellipsoid of ``radius_nm`` in voxels of ``voxel_size`` (at least the 3^n box)."""
+    reach = [max(1, int(radius_nm // v)) for v in voxel_size]
+    grids = np.ogrid[tuple(slice(-r, r + 1) for r in reach)]
+    inside = sum((g * v) ** 2 for g, v in zip(grids, voxel_size)) <= radius_nm**2
+    box = np.zeros(inside.shape, bool)
+    box[tuple(slice(r - 1, r + 2) for r in reach)] = True  # never smaller than neighbours
+    return inside | box
+
+
+def _h_dome(distance: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """The distance with every maximum lowered by ``h`` (h-maxima transform) and its tops.
+
+    Reconstruction by dilation of ``distance - h`` under ``distance`` cuts each
+    peak flat at ``h`` below its summit; two summits joined by a ridge that
+    dips less than ``h`` end up on one flat top, so they give one seed.
+    """
+    lowered = reconstruction(distance - h, distance, method="dilation")
+    step = 1e-3 * max(1.0, h)
+    tops = lowered - reconstruction(lowered - step, lowered, method="dilation") >= step / 2
+    return lowered, tops
+
+
+def find_seeds(distance: np.ndarray, *, min_distance: float | None = None,
+               voxel_size: Sequence[float] | None = None, h: float | None = None,
+               mask: np.ndarray | None = None) -> np.ndarray:
+    """Seeds at the local maxima of a distance map, one id per seed.
+
+    Parameters
+    ----------
+    distance : (Z, Y, X) or (Y, X) ndarray of float
+        Distance to the nearest boundary in nm (0 on boundaries).
+    min_distance : float, optional
+        A seed must be the largest distance within this radius in nm (an
+        ellipsoid in voxels when the voxels are anisotropic). Default: the
+        immediate neighbours only.
+    voxel_size : sequence of float, optional
+        nm per voxel, (z, y, x); default 1 per axis.
+    h : float, optional
+        Keep only maxima that rise at least ``h`` nm above the lowest pass to
+        a higher maximum (h-maxima): removes seeds on small bumps of the
+        distance along a thin neurite.
+    mask : ndarray of bool, optional
+        Seeds only where True.
+
+    Returns
+    -------
+    (Z, Y, X) or (Y, X) ndarray of uint64
+        0 = no seed; touching seed voxels (a plateau) share one id.
+
+    Examples
+    --------
+    >>> distance = np.array([[0, 1, 2, 1, 0, 1, 3, 1, 0]], dtype=float)
+    >>> find_seeds(distance)
+    array([[0, 0, 1, 0, 0, 0, 2, 0, 0]], dtype=uint64)
+    >>> find_seeds(distance, h=2.5)  # only the 3 rises 2.5; its top 2.5 down is the seed
+    array([[0, 0, 0, 0, 0, 1, 1, 1, 0]], dtype=uint64)
+    """
+    distance = as_image(distance, name="distance").astype(np.float64)
+    voxel_size = as_voxel_size(1.0 if voxel_size is None else voxel_size, distance.ndim)
+    radius = min(voxel_size) if min_distance is None else min_distance
+    if not (np.isscalar(radius) and radius > 0):
+        raise ValueError(f"min_distance must be a positive number of nm, got {min_distance!r}")
+    tops = True
+    if h is not None:
+        if not (np.isscalar(h) and h > 0):
+            raise ValueError(f"h must be a positive number of nm, got {h!r}")
+        distance, tops = _h_dome(distance, float(h))
+    peaks = ndimage.maximum_filter(distance, footprint=_footprint(radius, voxel_size),
+                                   mode="nearest") == distance
+    peaks &= (distance > 0) & tops
+    if mask is not None:
+        peaks &= _as_mask(mask, distance.shape)
+    seeds, _ = ndimage.label(peaks, structure=np.ones((3,) * distance.ndim, bool))
+    return seeds.astype(np.uint64)
+
+
+def _as_mask(mask, shape) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask must have the shape {tuple(shape)}, got {mask.shape}")
+    if mask.dtype != bool and not np.issubdtype(mask.dtype, np.integer):
+        raise TypeError(f"mask must be boolean (True = segment here), got dtype {mask.dtype}")
+    return mask.astype(bool)
+
+
+def seeded_watershed(boundaries: np.ndarray, *, threshold: float = 0.5,
+                     min_seed_distance: float | None = None,
+                     voxel_size: Sequence[float] | None = None, h: float | None = None,
+                     mask: np.ndarray | None = None) -> np.ndarray:
+    """Segment a boundary map: threshold, distance transform, seeds, watershed.
+
+    Parameters
+    ----------
+    boundaries : (Z, Y, X) or (Y, X) ndarray of float
+        Boundary map, 1 = boundary (a prediction in [0, 1] or a target).
+    threshold : float, optional
+        Voxels with ``boundaries < threshold`` are inside objects.
+    min_seed_distance : float, optional
+        Radius in nm within which a seed must be the distance maximum
+        (fewer seeds, fewer splits, more merges). See :func:`find_seeds`.
+    voxel_size : sequence of float, optional
+        nm per voxel, (z, y, x); distances and radii are measured in nm.
+    h : float, optional
+        Only seeds on distance maxima at least ``h`` nm high (h-maxima).
+    mask : ndarray of bool, optional
+        Segment only where True; the rest stays 0.
+
+    Returns
+    -------
+    (Z, Y, X) or (Y, X) ndarray of uint64
+        Segmentation, 0 only outside ``mask`` (or where no seed is reachable).
+
+    Examples
+    --------
+    >>> boundary = np.zeros((5, 9), np.float32)
+    >>> boundary[:, 4] = 1
+    >>> seg = seeded_watershed(boundary)
+    >>> np.unique(seg[:, :4]).tolist(), np.unique(seg[:, 5:]).tolist()
+    ([1], [2])
+    """
+    boundaries = as_image(boundaries, name="boundaries").astype(np.float32)
+    voxel_size = as_voxel_size(1.0 if voxel_size is None else voxel_size, boundaries.ndim)
+    if not np.isfinite(boundaries).all():
+        raise ValueError("boundaries contain nan or inf")
+    mask = None if mask is None else _as_mask(mask, boundaries.shape)
+    inside = boundaries < threshold
+    if mask is not None:
+        inside &= mask
+    distance = ndimage.distance_transform_edt(inside, sampling=voxel_size)
+    seeds = find_seeds(distance, min_distance=min_seed_distance, voxel_size=voxel_size, h=h)
+    segmentation = watershed(boundaries, markers=seeds.astype(np.int64), mask=mask)
+    return segmentation.astype(np.uint64)
+
+
+def per_section(segment: Callable[..., np.ndarray], stack: np.ndarray, *args: np.ndarray,
+                **options) -> np.ndarray:
+    """Apply a 2D segmentation function to every section of a (z, y, x) stack.
+
+    Each section is segmented on its own (for the ``*2d`` course datasets,
+    whose sections are independent images); ids are shifted so that no two
+    sections share one.
+
+    Parameters
+    ----------
+    segment : callable
+        ``segment(section, *args_sections, **options) -> (y, x) uint64``.
+    stack : (Z, Y, X) ndarray
+        Sections to segment (e.g. boundary maps). ``args`` are further
+        (Z, Y, X) or (C, Z, Y, X) arrays, sliced along z the same way.
+
+    Returns
+    -------
+    (Z, Y, X) ndarray of uint64
+
+    Examples
+    --------
+    >>> stack = np.zeros((2, 3, 5), np.float32)
+    >>> stack[:, :, 2] = 1
+    >>> seg = per_section(seeded_watershed, stack)
+    >>> [np.unique(s).tolist() for s in seg]
+    [[1, 2], [3, 4]]
+    """
+    stack = np.asarray(stack)
+    if stack.ndim < 3:
+        raise ValueError(f"stack must be (z, y, x) or (c, z, y, x), got shape {stack.shape}")
+    z_axis = stack.ndim - 3
+    out, next_id = [], 0
+    for z in range(stack.shape[z_axis]):
+        section = np.take(stack, z, axis=z_axis)
+        extra = [np.take(a, z, axis=np.ndim(a) - 3) for a in args]
+        seg = np.asarray(segment(section, *extra, **options)).astype(np.uint64)
+        out.append(np.where(seg > 0, seg + np.uint64(next_id), np.uint64(0)))
+        next_id = int(out[-1].max(initial=next_id))
+    return np.stack(out)

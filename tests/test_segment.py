@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from mbl_seg.evaluate import voi
+from mbl_seg.segment import find_seeds, per_section, seeded_watershed
+from mbl_seg.targets import boundaries as boundary_map
+
+
+def _two_discs(shape=(40, 60), radius=12):
+    y, x = np.ogrid[: shape[0], : shape[1]]
+    labels = np.zeros(shape, np.uint64)
+    labels[(y - 20) ** 2 + (x - 16) ** 2 <= radius**2] = 1
+    labels[(y - 20) ** 2 + (x - 44) ** 2 <= radius**2] = 2
+    return labels
+
+
+def test_two_objects_separated_by_a_boundary_give_two_segments():
+    image = np.zeros((20, 30), np.float32)
+    image[:, 14:16] = 1
+    seg = seeded_watershed(image)
+    assert len(np.unique(seg[:, :14])) == 1 and len(np.unique(seg[:, 16:])) == 1
+    assert seg[0, 0] != seg[0, -1] and seg.min() > 0
+
+
+def test_watershed_of_the_target_boundary_map_recovers_the_ground_truth():
+    labels = _two_discs()
+    seg = seeded_watershed(boundary_map(labels), min_seed_distance=8)
+    split, merge = voi(labels, seg)
+    assert split < 0.05 and merge < 0.05
+
+
+def test_mask_is_respected():
+    image = np.zeros((20, 30), np.float32)
+    image[:, 14:16] = 1
+    mask = np.ones(image.shape, bool)
+    mask[:5] = False
+    seg = seeded_watershed(image, mask=mask)
+    assert (seg[:5] == 0).all() and (seg[5:] > 0).all()
+    with pytest.raises(ValueError, match="shape"):
+        seeded_watershed(image, mask=mask[1:])
+
+
+def test_anisotropic_voxel_size_changes_the_seeds_as_expected():
+    # A 7 x 7 x 7 voxel box. Isotropic, the distance peaks on the one central
+    # voxel; with 10x coarser z the box is a flat slab in nm, every section's
+    # centre is equally far from the side walls and z no longer decides: the
+    # seed becomes a column through all sections.
+    inside = np.zeros((9, 9, 9), bool)
+    inside[1:8, 1:8, 1:8] = True
+    image = np.where(inside, 0.0, 1.0).astype(np.float32)
+    iso = find_seeds(_edt(inside, (1, 1, 1)))
+    aniso = find_seeds(_edt(inside, (10, 1, 1)), voxel_size=(10, 1, 1))
+    assert np.argwhere(iso).tolist() == [[4, 4, 4]]
+    assert sorted(np.argwhere(aniso)[:, 0].tolist()) == list(range(1, 8))
+    assert len(np.unique(aniso)) == 2  # still one seed: the column is connected
+    assert len(np.unique(seeded_watershed(image, voxel_size=(10, 1, 1)))) == 1
+
+
+def test_min_seed_distance_in_nm_merges_nearby_maxima():
+    distance = np.array([[0, 2, 1, 2.5, 0, 0, 0, 0, 0, 3, 0]], float)
+    assert find_seeds(distance).max() == 3
+    assert find_seeds(distance, min_distance=2).max() == 2
+    # 3 nm reach 3 voxels of 1 nm but only 1 voxel of 2 nm
+    assert find_seeds(distance, min_distance=3, voxel_size=(1, 1)).max() == 2
+    assert find_seeds(distance, min_distance=3, voxel_size=(1, 2)).max() == 3
+    assert find_seeds(distance, min_distance=8).max() == 1
+
+
+def test_h_maxima_drop_small_bumps_keep_tall_peaks():
+    distance = np.array([[0, 5, 4.5, 5, 0, 4, 0]], float)
+    assert find_seeds(distance).max() == 3
+    assert find_seeds(distance, h=1).max() == 2  # the 0.5 dip does not separate
+    assert find_seeds(distance, h=4.5).max() == 1  # only the tallest rises 4.5
+
+
+def test_per_section_segments_each_section_with_unique_ids():
+    labels = np.stack([_two_discs(), _two_discs()[:, ::-1]])
+    seg = per_section(seeded_watershed, boundary_map(labels, voxel_size=(100, 1, 1)),
+                      min_seed_distance=8)
+    ids = [set(np.unique(s).tolist()) - {0} for s in seg]
+    assert len(ids[0]) >= 2 and not ids[0] & ids[1]
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(TypeError, match="numeric"):
+        seeded_watershed(np.array([["a"]]))
+    with pytest.raises(ValueError, match="voxel_size"):
+        seeded_watershed(np.zeros((3, 3)), voxel_size=(1, 1, 1))
+    with pytest.raises(ValueError, match="nan"):
+        seeded_watershed(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match="min_distance"):
+        find_seeds(np.ones((3, 3)), min_distance=-1)
+
+
+def _edt(inside, sampling):
+    from scipy import ndimage
+
+    return ndimage.distance_transform_edt(inside, sampling=sampling)
