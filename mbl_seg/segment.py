@@ -27,7 +27,8 @@ from skimage.segmentation import watershed
 
 from ._validate import as_image, as_voxel_size
 
-__all__ = ["find_seeds", "seeded_watershed", "per_section"]
+__all__ = ["find_seeds", "seeded_watershed", "boundaries_from_affinities",
+           "watershed_from_affinities", "fragments_from_affinities", "per_section"]
 
 
 def _footprint(radius_nm: float, voxel_size: tuple[float, ...]) -> np.ndarray:
@@ -163,6 +164,86 @@ def seeded_watershed(boundaries: np.ndarray, *, threshold: float = 0.5,
     seeds = find_seeds(distance, min_distance=min_seed_distance, voxel_size=voxel_size, h=h)
     segmentation = watershed(boundaries, markers=seeds.astype(np.int64), mask=mask)
     return segmentation.astype(np.uint64)
+
+
+def boundaries_from_affinities(affs: np.ndarray) -> np.ndarray:
+    """A boundary map from affinities: ``1 - mean`` over the channels.
+
+    Parameters
+    ----------
+    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
+        Affinities, 1 = same object (usually the nearest-neighbour channels).
+
+    Returns
+    -------
+    (Z, Y, X) or (Y, X) ndarray of float32
+        1 = boundary.
+
+    Examples
+    --------
+    >>> boundaries_from_affinities(np.array([[[1.0, 0.0]], [[1.0, 1.0]]]))
+    array([[0. , 0.5]], dtype=float32)
+    """
+    if not isinstance(affs, np.ndarray):
+        raise TypeError(f"affs must be a numpy array, got {type(affs).__name__}")
+    if affs.ndim not in (3, 4) or not np.issubdtype(affs.dtype, np.floating):
+        raise ValueError("affs must be float affinities (k, z, y, x) or (k, y, x), got dtype "
+                         f"{affs.dtype} and shape {affs.shape}")
+    return (1.0 - affs.mean(axis=0)).astype(np.float32)
+
+
+def watershed_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
+                              min_seed_distance: float | None = None,
+                              voxel_size: Sequence[float] | None = None,
+                              h: float | None = None,
+                              mask: np.ndarray | None = None) -> np.ndarray:
+    """Segment affinities the simple way: average, threshold, distance transform, watershed.
+
+    Voxels whose mean affinity is above ``threshold`` are inside objects;
+    seeds are the maxima of their distance to the rest; the watershed floods
+    ``1 - mean affinity`` from them. Arguments as in :func:`seeded_watershed`.
+
+    Parameters
+    ----------
+    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
+        Affinities, 1 = same object.
+
+    Returns
+    -------
+    (Z, Y, X) or (Y, X) ndarray of uint64
+
+    Examples
+    --------
+    >>> affs = np.ones((2, 4, 7), np.float32)
+    >>> affs[1, :, 3:5] = 0  # no x-affinity across columns 2|3 and 3|4
+    >>> np.unique(watershed_from_affinities(affs)[:, [0, -1]], axis=0).tolist()
+    [[1, 2]]
+    """
+    return seeded_watershed(boundaries_from_affinities(affs), threshold=1.0 - threshold,
+                            min_seed_distance=min_seed_distance, voxel_size=voxel_size, h=h,
+                            mask=mask)
+
+
+def fragments_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
+                              voxel_size: Sequence[float] | None = None,
+                              mask: np.ndarray | None = None) -> np.ndarray:
+    """Fragments (supervoxels) for agglomeration: a watershed with a seed on every maximum.
+
+    Deliberately over-segmented: every local maximum of the distance becomes
+    a seed, so that fragments almost never straddle two neurons; agglomeration
+    (notebooks/07_agglomeration) merges them back.
+
+    Parameters
+    ----------
+    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
+        Affinities, 1 = same object.
+
+    Returns
+    -------
+    (Z, Y, X) or (Y, X) ndarray of uint64
+    """
+    return watershed_from_affinities(affs, threshold=threshold, voxel_size=voxel_size,
+                                     mask=mask)
 
 
 def per_section(segment: Callable[..., np.ndarray], stack: np.ndarray, *args: np.ndarray,

@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from mbl_seg.evaluate import voi
-from mbl_seg.segment import find_seeds, per_section, seeded_watershed
+from mbl_seg.segment import (
+    boundaries_from_affinities,
+    find_seeds,
+    fragments_from_affinities,
+    per_section,
+    seeded_watershed,
+    watershed_from_affinities,
+)
 from mbl_seg.targets import boundaries as boundary_map
 
 
@@ -96,3 +103,24 @@ def _edt(inside, sampling):
     from scipy import ndimage
 
     return ndimage.distance_transform_edt(inside, sampling=sampling)
+
+
+def test_watershed_from_ground_truth_affinities_separates_touching_objects():
+    # two objects touching along a straight line, no background between them
+    labels = np.ones((30, 40), np.uint64)
+    labels[:, 20:] = 2
+    from mbl_seg.targets import affinities
+
+    seg = watershed_from_affinities(affinities(labels), min_seed_distance=5)
+    assert len(np.unique(seg)) == 2
+    # the cut is where the affinities say, up to the half-voxel the edges sit between voxels
+    assert (seg[:, :19] == seg[0, 0]).all() and (seg[:, 21:] == seg[0, -1]).all()
+    frags = fragments_from_affinities(affinities(labels))
+    assert not set(np.unique(frags[:, :19])) & set(np.unique(frags[:, 21:]))
+
+
+def test_boundaries_from_affinities_checks_its_input():
+    with pytest.raises(ValueError, match="float affinities"):
+        boundaries_from_affinities(np.ones((3, 3), np.float32))
+    with pytest.raises(ValueError, match="float affinities"):
+        boundaries_from_affinities(np.ones((2, 3, 3), np.uint8))

@@ -1,0 +1,141 @@
+"""Training batches: random crops of a volume, simple augmentations, targets made on the fly.
+
+A batch is a dict of numpy arrays shaped ``(b, c, *spatial)``: ``raw`` (float32,
+normalised to [0, 1]) and whatever the ``targets`` functions make from the
+cropped labels. :func:`batch_maker` returns ``make_batch(rng)``, the function
+:func:`mbl_seg.train.train` calls once per iteration with a generator seeded
+from (seed, iteration) — so batch ``i`` is the same in every run.
+
+Used in: notebooks/02_deep_boundaries, 03_affinities, 04_malis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ._validate import as_image, as_labels, same_shape
+
+__all__ = ["normalize", "random_crop", "augment", "batch_maker"]
+
+
+def normalize(raw: np.ndarray) -> np.ndarray:
+    """Raw EM as float32 in [0, 1] (uint8 / 255; floats are passed through as float32).
+
+    >>> normalize(np.array([0, 255], np.uint8))
+    array([0., 1.], dtype=float32)
+    """
+    if not isinstance(raw, np.ndarray):
+        raise TypeError(f"raw must be a numpy array, got {type(raw).__name__}")
+    if raw.dtype == np.uint8:
+        return raw.astype(np.float32) / 255.0
+    if np.issubdtype(raw.dtype, np.floating):
+        return raw.astype(np.float32, copy=False)
+    raise TypeError(f"raw must be uint8 (0-255) or float in [0, 1], got dtype {raw.dtype}")
+
+
+def random_crop(shape: Sequence[int], crop: Sequence[int],
+                rng: np.random.Generator) -> tuple[slice, ...]:
+    """Slices of a random ``crop``-sized window inside an array of ``shape``.
+
+    >>> random_crop((10, 10), (10, 4), np.random.default_rng(0))[0]
+    slice(0, 10, None)
+    """
+    shape, crop = tuple(shape), tuple(crop)
+    if len(shape) != len(crop) or any(c > s or c < 1 for c, s in zip(crop, shape)):
+        raise ValueError(f"crop {crop} does not fit in an array of shape {shape}")
+    starts = [int(rng.integers(0, s - c + 1)) for s, c in zip(shape, crop)]
+    return tuple(slice(a, a + c) for a, c in zip(starts, crop))
+
+
+def augment(arrays: list[np.ndarray], rng: np.random.Generator, *, ndim: int) -> list[np.ndarray]:
+    """The same random flips (every axis) and y/x transpose applied to all ``arrays``.
+
+    Flips and transposes change nothing a label or boundary means, so targets
+    computed after them are still right (affinities must be computed after).
+    The last ``ndim`` axes are spatial; the transpose is drawn but only done
+    when y and x have the same size (it would change the patch shape).
+    """
+    flips = rng.integers(0, 2, size=ndim).astype(bool)
+    transpose = bool(rng.integers(0, 2)) and arrays[0].shape[-1] == arrays[0].shape[-2]
+    out = []
+    for a in arrays:
+        lead = a.ndim - ndim
+        axes = tuple(lead + i for i in np.flatnonzero(flips))
+        a = np.flip(a, axis=axes) if axes else a
+        if transpose:
+            a = np.swapaxes(a, -1, -2)
+        out.append(np.ascontiguousarray(a))
+    return out
+
+
+def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[int],
+                targets: dict[str, Callable[[np.ndarray], np.ndarray]],
+                batch_size: int = 4, sections: bool = False,
+                augment_data: bool = True) -> Callable[[np.random.Generator], dict]:
+    """A ``make_batch(rng)`` function drawing random augmented crops with their targets.
+
+    Parameters
+    ----------
+    raw : (Z, Y, X) ndarray of uint8 or float
+        The EM volume (or a stack of 2D sections).
+    labels : (Z, Y, X) ndarray of uint64
+        Ground truth for ``raw``.
+    patch_shape : tuple of int
+        Crop size, (y, x) for 2D patches from sections or (z, y, x).
+    targets : dict of name -> callable
+        Each ``fn(label_crop) -> (c, *spatial) or (*spatial) float32`` gives one
+        entry of the batch, e.g. ``{"target": lambda l: boundaries(l)}``.
+    batch_size : int, optional
+        Crops per batch.
+    sections : bool, optional
+        Draw 2D crops from single sections (needed for the ``*2d`` datasets).
+        Implied when ``patch_shape`` has two entries.
+    augment_data : bool, optional
+        Random flips and y/x transposes.
+
+    Returns
+    -------
+    callable
+        ``make_batch(rng) -> {"raw": (b, 1, *patch), name: (b, c, *patch), ...}``,
+        all float32.
+
+    Examples
+    --------
+    >>> raw = np.zeros((2, 16, 16), np.uint8); labels = np.ones((2, 16, 16), np.uint64)
+    >>> make = batch_maker(raw, labels, patch_shape=(8, 8), targets={"fg": lambda l: l > 0})
+    >>> {k: v.shape for k, v in make(np.random.default_rng(0)).items()}
+    {'raw': (4, 1, 8, 8), 'fg': (4, 1, 8, 8)}
+    """
+    raw = normalize(as_image(raw, ndim=(3,)))
+    labels = as_labels(labels, ndim=(3,))
+    same_shape(raw, labels, ("raw", "labels"))
+    patch_shape = tuple(int(p) for p in patch_shape)
+    if len(patch_shape) not in (2, 3):
+        raise ValueError(f"patch_shape must be (y, x) or (z, y, x), got {patch_shape}")
+    sections = sections or len(patch_shape) == 2
+    if sections and len(patch_shape) != 2:
+        raise ValueError(f"with sections=True, patch_shape is (y, x), got {patch_shape}")
+    window = (1, *patch_shape) if sections else patch_shape
+    random_crop(raw.shape, window, np.random.default_rng(0))  # fail early if it can't fit
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+    def make_batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
+        items = []
+        for _ in range(batch_size):
+            where = random_crop(raw.shape, window, rng)
+            r, lab = raw[where], labels[where]
+            if sections:
+                r, lab = r[0], lab[0]
+            if augment_data:
+                r, lab = augment([r, lab], rng, ndim=len(patch_shape))
+            item = {"raw": r[None]}
+            for name, fn in targets.items():
+                t = np.asarray(fn(lab), dtype=np.float32)
+                item[name] = t if t.ndim == len(patch_shape) + 1 else t[None]
+            items.append(item)
+        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+
+    return make_batch
