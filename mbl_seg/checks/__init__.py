@@ -14,5 +14,7 @@ Used in: every exercise notebook.
 
 from ._core import CheckResult
 from .metrics import check_arand_from_table, check_voi_from_table
+from .segment import check_seeded_watershed
 
-__all__ = ["CheckResult", "check_voi_from_table", "check_arand_from_table"]
+__all__ = ["CheckResult", "check_voi_from_table", "check_arand_from_table",
+           "check_seeded_watershed"]

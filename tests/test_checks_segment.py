@@ -1,0 +1,46 @@
+import numpy as np
+from scipy import ndimage
+from skimage.segmentation import watershed
+
+from mbl_seg.checks import check_seeded_watershed
+
+
+def _student(boundary, threshold, *, invert=False, fixed=None, markers=True, mask=False,
+             connect=True, as_float=False):
+    t = threshold if fixed is None else fixed
+    inside = boundary > t if invert else boundary < t
+    distance = ndimage.distance_transform_edt(inside)
+    peaks = (ndimage.maximum_filter(distance, size=3) == distance) & (distance > 0)
+    seeds = ndimage.label(peaks)[0] if connect else np.where(peaks, np.arange(peaks.size)
+                                                              .reshape(peaks.shape) + 1, 0)
+    if as_float:
+        return distance
+    if not markers:
+        return watershed(boundary)
+    return watershed(boundary, markers=seeds, mask=inside if mask else None)
+
+
+def test_a_right_implementation_passes():
+    assert check_seeded_watershed(_student, verbose=False)
+
+
+def test_each_mistake_gets_its_hint():
+    cases = {
+        "boundary < threshold": dict(invert=True),
+        "not a fixed 0.5": dict(fixed=0.5),
+        "unlabelled": dict(mask=True),
+        "ndimage.label": dict(connect=False),
+        "integer labels": dict(as_float=True),
+    }
+    for hint, kwargs in cases.items():
+        result = check_seeded_watershed(lambda b, t, kw=kwargs: _student(b, t, **kw),
+                                        verbose=False)
+        assert not result.passed and hint in result.message, (hint, result.message)
+
+
+def test_unfinished_and_forgotten_return():
+    def todo(boundary, threshold):
+        raise NotImplementedError
+
+    assert "not implemented" in check_seeded_watershed(todo, verbose=False).message
+    assert "return" in check_seeded_watershed(lambda b, t: None, verbose=False).message
