@@ -14,7 +14,8 @@ Used in: every exercise notebook.
 
 from ._core import CheckResult
 from .metrics import check_arand_from_table, check_voi_from_table
+from .results import expect_between, expect_less
 from .segment import check_seeded_watershed
 
 __all__ = ["CheckResult", "check_voi_from_table", "check_arand_from_table",
-           "check_seeded_watershed"]
+           "check_seeded_watershed", "expect_between", "expect_less"]

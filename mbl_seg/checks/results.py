@@ -1,0 +1,59 @@
+"""Checks of a notebook's own results: is a number in the range the lesson expects?
+
+Training on a CPU differs in the last digits between machines, so a notebook
+prints its exact numbers in a table and states what must hold with these
+functions, whose printed verdict does not depend on those digits.
+
+Used in: notebooks/01_classical_boundaries and every later notebook with results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import CheckResult
+
+__all__ = ["expect_between", "expect_less"]
+
+
+def _number(value, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, got {value!r}") from None
+    return number
+
+
+def expect_between(value: float, low: float, high: float, what: str, *,
+                   verbose: bool = True) -> CheckResult:
+    """Say whether ``low <= value <= high``, without printing ``value`` itself.
+
+    >>> expect_between(0.8, 0.5, 1.2, "VOI total (bits)").passed
+    ✅ VOI total (bits): between 0.5 and 1.2 as expected
+    True
+    """
+    number = _number(value, what)
+    if low > high:
+        raise ValueError(f"low must not exceed high, got {low} > {high}")
+    passed = bool(np.isfinite(number) and low <= number <= high)
+    message = (f"between {low:g} and {high:g} as expected" if passed else
+               f"{number:.4g} is outside the expected range {low:g} to {high:g}")
+    result = CheckResult(what, passed, message)
+    if verbose:
+        print(result)
+    return result
+
+
+def expect_less(smaller: float, larger: float, what: str, *, verbose: bool = True) -> CheckResult:
+    """Say whether ``smaller < larger`` (e.g. one method's VOI below another's).
+
+    >>> expect_less(0.8, 0.9, "U-Net VOI below classical VOI").passed
+    ✅ U-Net VOI below classical VOI: yes
+    True
+    """
+    a, b = _number(smaller, what), _number(larger, what)
+    passed = bool(a < b)
+    result = CheckResult(what, passed, "yes" if passed else f"no: {a:.4g} >= {b:.4g}")
+    if verbose:
+        print(result)
+    return result

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from mbl_seg.errors import contact, merge_errors, split_errors
+
+
+def test_perfect_segmentation_has_no_errors_under_any_relabelling():
+    rng = np.random.default_rng(0)
+    gt = rng.integers(1, 6, size=(12, 12)).astype(np.uint64)
+    relabelled = (gt * 7 + 3).astype(np.uint64)
+    assert merge_errors(gt, relabelled, min_voxels=1) == []
+    assert split_errors(gt, relabelled, min_voxels=1) == {}
+
+
+def test_merges_and_splits_are_found_and_small_overlaps_ignored():
+    gt = np.zeros((4, 12), np.uint64)
+    gt[:, :4], gt[:, 4:8], gt[:, 8:] = 1, 2, 3
+    seg = gt.copy()
+    seg[gt == 2] = 1  # merge 1 and 2
+    seg[:2, 8:] = 9  # split 3
+    seg[0, 0] = 3  # one stray voxel: noise, not a merge of 1 into segment 3
+    merges = merge_errors(gt, seg, min_voxels=2)
+    assert [(m.segment, m.a, m.b) for m in merges] == [(1, 1, 2)]
+    assert split_errors(gt, seg, min_voxels=2) == {3: [3, 9]}
+    assert (1, 1, 3) not in merge_errors(gt, seg, min_voxels=2)
+
+
+def test_contact_is_symmetric_and_only_between_the_two_objects():
+    labels = np.array([[1, 1, 2, 2], [1, 3, 3, 2]], np.uint64)
+    c = contact(labels, 1, 2)
+    np.testing.assert_array_equal(c, contact(labels, 2, 1))
+    assert c.tolist() == [[False, True, True, False], [False, False, False, False]]
+
+
+def test_bad_arguments():
+    gt = np.ones((3, 3), np.uint64)
+    with pytest.raises(ValueError, match="same shape"):
+        merge_errors(gt, gt[:2])
+    with pytest.raises(ValueError, match="min_voxels"):
+        split_errors(gt, gt, min_voxels=0)
