@@ -18,6 +18,24 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from . import checks, data, env, evaluate, io, viz  # noqa: E402
+from . import (  # noqa: E402
+    checks,
+    data,
+    env,
+    errors,
+    evaluate,
+    features,
+    io,
+    models,
+    pipeline,
+    pixel_classifier,
+    predict,
+    segment,
+    targets,
+    train,
+    viz,
+)
 
-__all__ = ["checks", "data", "env", "evaluate", "io", "viz", "__version__"]
+__all__ = ["checks", "data", "env", "errors", "evaluate", "features", "io", "models",
+           "pipeline", "pixel_classifier", "predict", "segment", "targets", "train", "viz",
+           "__version__"]

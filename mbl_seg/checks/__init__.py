@@ -13,9 +13,12 @@ Used in: every exercise notebook.
 """
 
 from ._core import CheckResult
+from .features import check_gradient_magnitude, check_hessian_eigenvalues
 from .metrics import check_arand_from_table, check_voi_from_table
+from .models import check_center_crop, check_unet_output_size
 from .results import expect_between, expect_less
 from .segment import check_seeded_watershed
 
 __all__ = ["CheckResult", "check_voi_from_table", "check_arand_from_table",
-           "check_seeded_watershed", "expect_between", "expect_less"]
+           "check_seeded_watershed", "check_hessian_eigenvalues", "check_gradient_magnitude",
+           "check_center_crop", "check_unet_output_size", "expect_between", "expect_less"]

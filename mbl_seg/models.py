@@ -1,0 +1,401 @@
+"""The U-Net of the course: one configurable network for 2D and (anisotropic) 3D data.
+
+Tensors are ``(b, c, y, x)`` or ``(b, c, z, y, x)``. With ``padding="valid"`` every
+convolution shrinks the image and only some input sizes fit; the shape arithmetic
+(``output_shape``, ``valid_input_shape``, ``context``, ``receptive_field``) is plain
+Python that mirrors the forward pass step by step.
+
+Used in: notebooks/02_deep_boundaries, notebooks/03_affinities, notebooks/04_malis,
+notebooks/05_3d_unet, notebooks/06_lsds, notebooks/07_agglomeration, notebooks/08_scaling_up
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+__all__ = ["UNet", "ValidShapes", "center_crop"]
+
+_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU}
+_FINAL = {None: nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+          "softmax": lambda: nn.Softmax(dim=1)}
+_NORMS = (None, "batch", "instance", "group")
+_CHOICES = {"dims": (2, 3), "padding": ("valid", "same"), "norm": _NORMS,
+            "activation": tuple(_ACTIVATIONS), "final_activation": tuple(_FINAL)}
+
+
+class ValidShapes(NamedTuple):
+    """Valid input sizes per axis are ``smallest + n * step`` for n = 0, 1, 2, ..."""
+
+    smallest: tuple[int, ...]
+    step: tuple[int, ...]
+
+
+def center_crop(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """Crop the spatial axes of ``x`` to ``shape`` around the centre (for valid skip connections).
+
+    Parameters
+    ----------
+    x : (b, c, y, x) or (b, c, z, y, x) torch.Tensor
+    shape : sequence of int
+        Target spatial shape, one entry per spatial axis (z, y, x order).
+
+    Returns
+    -------
+    (b, c, *shape) torch.Tensor
+        A view of ``x``; an odd size difference cuts the extra voxel at the end.
+
+    Examples
+    --------
+    >>> center_crop(torch.arange(6).reshape(1, 1, 1, 6), (1, 2)).tolist()
+    [[[[2, 3]]]]
+
+    Used in: notebooks/02_deep_boundaries
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim < 3:
+        raise TypeError(f"x must be a (b, c, *spatial) torch.Tensor, got {type(x).__name__} "
+                        f"of shape {tuple(getattr(x, 'shape', ()))}")
+    shape = tuple(int(s) for s in shape)
+    have = tuple(x.shape[2:])
+    if len(shape) != len(have) or any(not 1 <= t <= s for t, s in zip(shape, have)):
+        raise ValueError(f"cannot crop spatial shape {have} to {shape}: need one size per "
+                         "spatial axis, each between 1 and the current size")
+    starts = [(s - t) // 2 for s, t in zip(have, shape)]
+    return x[(slice(None), slice(None), *(slice(a, a + t) for a, t in zip(starts, shape)))]
+
+
+def _per_level(value, count: int, dims: int, name: str) -> list[tuple[int, ...]]:
+    """``value`` as ``count`` per-axis tuples: an int, one per-axis tuple, or one per level."""
+    if isinstance(value, int) or all(isinstance(v, int) for v in value):
+        value = [value] * count
+    levels = [(v,) * dims if isinstance(v, int) else tuple(v) for v in value]
+    if len(levels) != count or any(len(v) != dims or min(v) < 1 for v in levels):
+        raise ValueError(f"{name} must be an int, a tuple of {dims} ints, or {count} such "
+                         f"entries (one per level), all >= 1; got {value!r}")
+    return levels
+
+
+def _norm(kind: str | None, features: int, dims: int) -> nn.Module:
+    if kind == "batch":
+        return (nn.BatchNorm2d, nn.BatchNorm3d)[dims - 2](features)
+    if kind == "instance":
+        return (nn.InstanceNorm2d, nn.InstanceNorm3d)[dims - 2](features, affine=True)
+    if kind == "group":  # the largest group count <= 8 that divides the features
+        return nn.GroupNorm(max(g for g in range(1, 9) if features % g == 0), features)
+    return nn.Identity()
+
+
+def _conv_block(n_in: int, n_out: int, kernel: tuple[int, ...], *, dims: int, padding: str,
+                norm: str | None, activation: str) -> nn.Sequential:
+    """Two (convolution, normalisation, activation) steps."""
+    conv = (nn.Conv2d, nn.Conv3d)[dims - 2]
+    layers = []
+    for features in (n_in, n_out):
+        pad = tuple(k // 2 for k in kernel) if padding == "same" else 0
+        layers += [conv(features, n_out, kernel, padding=pad, bias=norm is None),
+                   _norm(norm, n_out, dims), _ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    """A U-Net for 2D ``(b, c, y, x)`` or 3D ``(b, c, z, y, x)`` input.
+
+    Each of the ``depth`` levels has two convolutions; max-pooling goes down a
+    level, a transposed convolution with kernel = stride = factor goes up (each
+    fine voxel comes from one coarse voxel: no overlap, no checkerboard); the
+    encoder features are centre-cropped (valid mode) and concatenated with the
+    upsampled ones. A final 1x1 convolution gives ``out_channels``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    dims : {2, 3}
+    depth : int
+        Number of resolution levels, the bottom one included.
+    base_features, feature_growth : int
+        Level ``l`` has ``base_features * feature_growth**l`` features.
+    downsample : int, tuple of int, or sequence of ``depth - 1`` of them
+        Pooling factors, e.g. ``((1, 2, 2), (1, 2, 2), (2, 2, 2))`` for
+        anisotropic data (z first).
+    kernel_size : int, tuple of int, or sequence of ``depth`` of them
+        E.g. ``((1, 3, 3), (3, 3, 3), (3, 3, 3))``; odd sizes for "same".
+    padding : {"valid", "same"}
+    norm : {None, "batch", "instance", "group"}
+    activation : {"relu", "leaky_relu", "elu", "gelu"}
+    final_activation : {None, "sigmoid", "tanh", "softmax"}
+    seed : int or torch.Generator, optional
+        Initialise the weights from this seed/generator (None: a fresh seed);
+        the global torch RNG is never touched.
+
+    Examples
+    --------
+    >>> net = UNet(dims=2, depth=3, seed=0)
+    >>> net.output_shape((92, 92)), net.context
+    ((52, 52), (40, 40))
+    >>> net(torch.zeros(1, 1, 92, 92)).shape
+    torch.Size([1, 1, 52, 52])
+
+    Used in: notebooks/02_deep_boundaries, notebooks/05_3d_unet
+    """
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, *, dims: int = 2,
+                 depth: int = 3, base_features: int = 16, feature_growth: int = 2,
+                 downsample: int | Sequence = 2, kernel_size: int | Sequence = 3,
+                 padding: str = "valid", norm: str | None = None,
+                 activation: str = "relu", final_activation: str | None = None,
+                 seed: int | torch.Generator | None = None):
+        super().__init__()
+        options = dict(dims=dims, padding=padding, norm=norm, activation=activation,
+                       final_activation=final_activation)
+        for name, value in options.items():
+            if value not in _CHOICES[name]:
+                raise ValueError(f"{name} must be one of {_CHOICES[name]}, got {value!r}")
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be an int >= 1 (levels, bottom included), got {depth!r}")
+        self.in_channels, self.out_channels, self.dims, self.depth, self.padding = (
+            in_channels, out_channels, dims, depth, padding)
+        self.features = [base_features * feature_growth**level for level in range(depth)]
+        self.factors = _per_level(downsample, depth - 1, dims, "downsample")
+        self.kernels = _per_level(kernel_size, depth, dims, "kernel_size")
+        if padding == "same" and any(k % 2 == 0 for kernel in self.kernels for k in kernel):
+            raise ValueError(f"padding='same' needs odd kernel sizes, got {self.kernels}")
+        # torch layers initialise themselves from the global RNG: restore it afterwards
+        with torch.random.fork_rng(devices=[]):
+            block = dict(dims=dims, padding=padding, norm=norm, activation=activation)
+            n_in = [in_channels] + self.features[:-1]
+            self.encoder = nn.ModuleList(_conv_block(i, f, k, **block)
+                                         for i, f, k in zip(n_in, self.features, self.kernels))
+            pool = (nn.MaxPool2d, nn.MaxPool3d)[dims - 2]
+            self.pools = nn.ModuleList(pool(f, stride=f) for f in self.factors)
+            transposed = (nn.ConvTranspose2d, nn.ConvTranspose3d)[dims - 2]
+            self.ups = nn.ModuleList(transposed(n, f, factor, stride=factor) for n, f, factor
+                                     in zip(self.features[1:], self.features, self.factors))
+            self.decoder = nn.ModuleList(_conv_block(2 * f, f, k, **block)
+                                         for f, k in zip(self.features[:-1], self.kernels))
+            self.head = (nn.Conv2d, nn.Conv3d)[dims - 2](self.features[0], out_channels, 1)
+            self.final = _FINAL[final_activation]()
+        self._init_weights(seed)
+
+    @torch.no_grad()
+    def _init_weights(self, seed) -> None:
+        """He-normal convolutions, zero biases, from a local generator."""
+        generator = seed if isinstance(seed, torch.Generator) else torch.Generator()
+        if not isinstance(seed, torch.Generator):
+            generator.seed() if seed is None else generator.manual_seed(int(seed))
+        for module in self.modules():
+            if isinstance(module, nn.modules.conv._ConvNd):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu", generator=generator)
+                if module.bias is not None:
+                    module.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(b, in_channels, *spatial) -> (b, out_channels, *output_shape(spatial))."""
+        self._check_input(x)
+        skips = []
+        for level, block in enumerate(self.encoder):
+            x = block(x)
+            if level < self.depth - 1:
+                skips.append(x)
+                x = self.pools[level](x)
+        for level in reversed(range(self.depth - 1)):
+            x = self.ups[level](x)
+            skip = center_crop(skips[level], x.shape[2:])
+            # under autocast the two paths may differ in dtype (e.g. after a norm in float32)
+            x = self.decoder[level](torch.cat([skip.to(x.dtype), x], dim=1))
+        return self.final(self.head(x))
+
+    def _check_input(self, x) -> None:
+        names = "(b, c, y, x)" if self.dims == 2 else "(b, c, z, y, x)"
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"input must be a torch.Tensor {names}, got {type(x).__name__}")
+        if x.ndim != self.dims + 2:
+            raise ValueError(f"a {self.dims}D U-Net takes {names} input, got {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"this U-Net takes {self.in_channels} input channel(s), got "
+                             f"{x.shape[1]} (input shape {tuple(x.shape)})")
+        self.output_shape(tuple(x.shape[2:]))
+
+    # --- shape arithmetic, in plain Python ------------------------------------------------
+
+    def _loss(self, level: int, *, valid: bool | None = None) -> tuple[int, ...]:
+        """Voxels the two convolutions of a level remove per axis (0 with 'same' padding)."""
+        valid = self.padding == "valid" if valid is None else valid
+        return tuple(2 * (k - 1) * valid for k in self.kernels[level])
+
+    def _trace(self, shape: tuple[int, ...]) -> list[tuple[str, int, tuple[int, ...]]]:
+        """(stage, features, spatial shape) through the net; ValueError if it does not fit."""
+        rows = [("input", self.in_channels, shape)]
+
+        def convs(level, shape):
+            shape = tuple(s - d for s, d in zip(shape, self._loss(level)))
+            if min(shape) < 1:
+                raise ValueError(f"level {level} convolutions leave {shape}")
+            kernel = "x".join(map(str, self.kernels[level]))
+            rows.append((f"level {level}: 2 convs {kernel}", self.features[level], shape))
+            return shape
+
+        for level in range(self.depth - 1):
+            shape = convs(level, shape)
+            factor = self.factors[level]
+            if any(s % f for s, f in zip(shape, factor)):
+                raise ValueError(f"{shape} cannot be max-pooled by {factor}")
+            shape = tuple(s // f for s, f in zip(shape, factor))
+            rows.append((f"max-pool /{factor}", self.features[level], shape))
+        shape = convs(self.depth - 1, shape)
+        for level in reversed(range(self.depth - 1)):
+            shape = tuple(s * f for s, f in zip(shape, self.factors[level]))
+            rows.append((f"upsample x{self.factors[level]}", self.features[level], shape))
+            rows.append(("crop skip + concatenate", 2 * self.features[level], shape))
+            shape = convs(level, shape)
+        rows.append(("1x1 conv (output)", self.out_channels, shape))
+        return rows
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Spatial output shape for a spatial input shape; ValueError if it does not fit.
+
+        >>> UNet(dims=3, downsample=(1, 2, 2), padding="same").output_shape((5, 64, 64))
+        (5, 64, 64)
+        """
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != self.dims:
+            raise ValueError(f"input_shape must be the {self.dims} spatial sizes, got {shape}")
+        try:
+            return self._trace(shape)[-1][2]
+        except ValueError as err:
+            reason = str(err)
+        if self.padding == "same":
+            reason += f"; 'same' padding needs multiples of {self.valid_input_shapes().step}"
+        down = self.valid_input_shape(near=shape, round="down", _strict=False)
+        up = self.valid_input_shape(near=shape, round="up")
+        near = (f"valid shapes near it are {down} and {up}" if down else
+                f"the nearest valid shape is {up}, the smallest is {self.valid_input_shape()}")
+        raise ValueError(f"input spatial shape {shape} does not fit this U-Net ({reason}): {near}")
+
+    def valid_input_shapes(self) -> ValidShapes:
+        """The smallest valid input and the step between valid inputs, per axis.
+
+        Worked backwards from a one-voxel output: undo the decoder (rounding up),
+        the bottom convolutions, then the encoder. The step is the product of the
+        downsampling factors.
+
+        >>> UNet(dims=2, depth=3).valid_input_shapes()
+        ValidShapes(smallest=(44, 44), step=(4, 4))
+        """
+        smallest = tuple(self._smallest(axis) for axis in range(self.dims))
+        step = tuple(math.prod(f[axis] for f in self.factors) for axis in range(self.dims))
+        return ValidShapes(smallest, step)
+
+    def _smallest(self, axis: int, *, valid: bool | None = None) -> int:
+        need = 1  # one output voxel; walk the net backwards
+        for level in range(self.depth - 1):
+            loss = self._loss(level, valid=valid)[axis]
+            need = math.ceil((need + loss) / self.factors[level][axis])
+        need += self._loss(self.depth - 1, valid=valid)[axis]
+        for level in reversed(range(self.depth - 1)):
+            need = need * self.factors[level][axis] + self._loss(level, valid=valid)[axis]
+        return need
+
+    def valid_input_shape(self, near: Sequence[int] | None = None, *, round: str = "nearest",
+                          _strict: bool = True) -> tuple[int, ...] | None:
+        """The valid input shape nearest to ``near`` (the smallest if None).
+
+        ``round`` is "nearest" (ties go up), "down" (largest valid <= near) or
+        "up" (smallest valid >= near).
+
+        >>> UNet(dims=2, depth=3).valid_input_shape(near=(101, 129))
+        (100, 128)
+        """
+        smallest, step = self.valid_input_shapes()
+        if near is None:
+            return smallest
+        if round not in ("nearest", "down", "up") or len(near) != self.dims:
+            raise ValueError(f"need {self.dims} sizes and round in nearest/down/up, got "
+                             f"near={near!r}, round={round!r}")
+        shape = []
+        for size, low, stride in zip(near, smallest, step):
+            down = low + (size - low) // stride * stride  # largest valid <= size, if >= low
+            up = max(low, down if down == size else down + stride)
+            if round == "up" or (round == "nearest" and (down < low or up - size <= size - down)):
+                shape.append(up)
+            elif down >= low:
+                shape.append(down)
+            elif not _strict:
+                return None
+            else:
+                raise ValueError(f"no valid shape <= {tuple(near)}: the smallest is {smallest}")
+        return tuple(shape)
+
+    @property
+    def context(self) -> tuple[int, ...]:
+        """Input minus output size per axis with valid padding (the same for every input).
+
+        A convolution with kernel ``k`` at a level removes ``k - 1`` voxels of
+        that level, i.e. ``k - 1`` times the downsampling factors above it in
+        input voxels; levels above the bottom convolve on the way down and up.
+        An output tile ``s`` needs the input tile ``s + context``; with 'same'
+        padding, outputs within ``context // 2`` of the border see zero padding.
+        """
+        context = [0] * self.dims
+        for axis in range(self.dims):
+            scale = 1  # input voxels per voxel of the level
+            for level in range(self.depth):
+                bottom = level == self.depth - 1
+                context[axis] += (1 if bottom else 2) * self._loss(level, valid=True)[axis] * scale
+                scale *= 1 if bottom else self.factors[level][axis]
+        return tuple(context)
+
+    @property
+    def receptive_field(self) -> tuple[int, ...]:
+        """Largest extent (voxels, per axis) of the inputs that one output voxel depends on.
+
+        Follows, per axis, the interval of input voxels behind every voxel of
+        every stage (convolution: union of ``kernel`` neighbours; pooling: union of
+        the pooled voxels; upsampling: the coarse voxel; concatenation: union with
+        the cropped skip). It is at least ``context + 1``, and more by less than
+        the total downsampling factor, because an upsampled voxel sees its whole
+        coarse voxel. With 'same' padding: the same, away from the border.
+        """
+        return tuple(self._field(axis) for axis in range(self.dims))
+
+    def _field(self, axis: int) -> int:
+        kernels = [k[axis] for k in self.kernels]
+        factors = [f[axis] for f in self.factors]
+
+        def conv(fields, k):  # fields grow with the index: union of k = first start, last end
+            for _ in range(2):
+                fields = [(fields[i][0], fields[i + k - 1][1]) for i in range(len(fields) - k + 1)]
+            return fields
+
+        # Valid arithmetic even for 'same' nets: away from the border, fields are the same.
+        size = self._smallest(axis, valid=True) + 2 * math.prod(factors)
+        fields, skips = [(i, i) for i in range(size)], []
+        for level, k in enumerate(kernels[:-1]):
+            skips.append(conv(fields, k))
+            f = factors[level]
+            fields = [(skips[-1][f * i][0], skips[-1][f * i + f - 1][1])
+                      for i in range(len(skips[-1]) // f)]
+        fields = conv(fields, kernels[-1])
+        for level in reversed(range(self.depth - 1)):
+            fields = [fields[u // factors[level]] for u in range(len(fields) * factors[level])]
+            skip = skips[level][(len(skips[level]) - len(fields)) // 2:]
+            fields = conv([(min(a[0], b[0]), max(a[1], b[1])) for a, b in zip(fields, skip)],
+                          kernels[level])
+        return max(hi - lo + 1 for lo, hi in fields)
+
+    def summary(self, input_shape: Sequence[int] | None = None) -> str:
+        """A table of the stages with features and spatial shapes (default: smallest input)."""
+        shape = tuple(input_shape) if input_shape is not None else self.valid_input_shape()
+        self.output_shape(shape)  # a helpful error first if it does not fit
+        n_params = sum(p.numel() for p in self.parameters())
+        smallest, step = self.valid_input_shapes()
+        lines = [f"UNet {self.dims}D, depth {self.depth}, '{self.padding}' padding, "
+                 f"{n_params:,} parameters",
+                 f"valid inputs: {smallest} + n * {step}; context {self.context}; "
+                 f"receptive field {self.receptive_field}",
+                 f"{'stage':<34}{'features':>8}  shape"]
+        lines += [f"{stage:<34}{features:>8}  {s}" for stage, features, s in self._trace(shape)]
+        return "\n".join(lines)
