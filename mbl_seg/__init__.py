@@ -26,6 +26,8 @@ from . import (  # noqa: E402
     evaluate,
     features,
     io,
+    losses,
+    malis,
     models,
     pipeline,
     pixel_classifier,
@@ -36,6 +38,6 @@ from . import (  # noqa: E402
     viz,
 )
 
-__all__ = ["checks", "data", "env", "errors", "evaluate", "features", "io", "models",
+__all__ = ["checks", "data", "env", "errors", "evaluate", "features", "io", "losses", "malis", "models",
            "pipeline", "pixel_classifier", "predict", "segment", "targets", "train", "viz",
            "__version__"]

@@ -14,11 +14,16 @@ Used in: every exercise notebook.
 
 from ._core import CheckResult
 from .features import check_gradient_magnitude, check_hessian_eigenvalues
+from .losses import check_balance_weights
+from .malis import check_malis_pair_counts, check_maximin_edge
 from .metrics import check_arand_from_table, check_voi_from_table
 from .models import check_center_crop, check_unet_output_size
 from .results import expect_between, expect_less
 from .segment import check_seeded_watershed
 
-__all__ = ["CheckResult", "check_voi_from_table", "check_arand_from_table",
-           "check_seeded_watershed", "check_hessian_eigenvalues", "check_gradient_magnitude",
-           "check_center_crop", "check_unet_output_size", "expect_between", "expect_less"]
+__all__ = [
+    "CheckResult", "check_voi_from_table", "check_arand_from_table", "check_hessian_eigenvalues",
+    "check_gradient_magnitude", "check_seeded_watershed", "check_center_crop",
+    "check_unet_output_size", "check_balance_weights", "check_maximin_edge",
+    "check_malis_pair_counts", "expect_between", "expect_less",
+]

@@ -1,0 +1,457 @@
+"""MALIS pair counts: which edge of an affinity graph decides each pair of voxels.
+
+The graph has one node per voxel and one edge per nearest-neighbour affinity:
+with the course convention, ``affs[k][i]`` is the edge between voxel ``i`` and
+voxel ``i + offsets[k]``, offsets ``(-1, 0, 0), (0, -1, 0), (0, 0, -1)`` in 3D
+(``(-1, 0), (0, -1)`` in 2D); channel ``k`` at index 0 along its axis has no edge.
+
+The *maximin edge* of two voxels is the weakest edge on the path between them
+whose weakest edge is strongest. Thresholding the affinities just above it
+separates the two voxels; just below, it connects them. Kruskal's algorithm
+finds every maximin edge at once: visit the edges from the highest affinity
+down, and when an edge joins two components A and B, it is the maximin edge of
+every pair (u in A, v in B).
+
+Pair convention (Turaga et al. 2009): only pairs of two *labelled* voxels count,
+each unordered pair once, never a voxel with itself; label 0 (background /
+unknown) takes part in no pair. When an edge merges A and B:
+
+* ``pos`` += sum over labels l > 0 of countA[l] * countB[l] (same object),
+* ``neg`` += (#labelled in A) * (#labelled in B) - that (different objects).
+
+Ties: edges are visited by decreasing affinity, equal affinities in increasing
+flat edge index (``np.argsort(-affs.ravel(), kind="stable")``).
+
+Constrained MALIS (Funke et al. 2018, TPAMI) makes two passes with the
+ground-truth affinities ``gt`` (1 = both voxels in the same object, else 0):
+the positive pass on ``min(affs, gt)`` keeps only the positive counts, the
+negative pass on ``max(affs, gt)`` keeps only the negative counts.
+
+Used in: notebooks/04_malis
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ._validate import as_labels
+
+__all__ = ["MalisCounts", "malis_weights", "maximin_edge"]
+
+
+class MalisCounts(NamedTuple):
+    """Per-edge pair counts, int64 arrays shaped like the affinities ``(c, [z,] y, x)``.
+
+    ``pos[k][i]``: pairs of voxels of the same object whose maximin edge is
+    ``affs[k][i]``; ``neg[k][i]``: pairs of voxels of different objects.
+    """
+
+    pos: np.ndarray
+    neg: np.ndarray
+
+
+def malis_weights(affs: np.ndarray, labels: np.ndarray, *,
+                  constrained: bool = False) -> MalisCounts:
+    """Count, for every edge, the voxel pairs for which it is the maximin edge.
+
+    Parameters
+    ----------
+    affs : (ndim, [Z,] Y, X) ndarray of float
+        Predicted nearest-neighbour affinities in [0, 1] (course convention:
+        ``affs[k][i]`` links ``i`` and ``i + offsets[k]``, offsets -1 along axis k).
+    labels : ([Z,] Y, X) ndarray of int
+        Ground-truth objects, 0 = background (in no pair).
+    constrained : bool, optional
+        False (default): one pass, MALIS of Turaga et al. 2009. True: the
+        positive pass on ``min(affs, gt)`` and the negative pass on
+        ``max(affs, gt)`` of Funke et al. 2018.
+
+    Returns
+    -------
+    MalisCounts
+        ``pos`` and ``neg``, int64 arrays shaped like ``affs``; 0 on the edges
+        that leave the volume. Unconstrained, ``pos.sum() + neg.sum()`` is the
+        number of connected pairs of labelled voxels.
+
+    Examples
+    --------
+    >>> affs = np.array([[[0.0, 0.0, 0.0]], [[0.0, 0.9, 0.2]]], dtype=np.float32)
+    >>> counts = malis_weights(affs, np.array([[1, 1, 2]]))
+    >>> counts.pos.tolist(), counts.neg.tolist()
+    ([[[0, 0, 0]], [[0, 1, 0]]], [[[0, 0, 0]], [[0, 0, 2]]])
+
+    Used in: notebooks/04_malis
+    """
+    affs, labels = _check(affs, labels)
+    e_pos, pos, e_neg, neg = _passes(affs, labels, constrained=constrained)
+    return MalisCounts(_dense(e_pos, pos, affs.shape), _dense(e_neg, neg, affs.shape))
+
+
+def maximin_edge(affs: np.ndarray, u: tuple[int, ...], v: tuple[int, ...]) -> float:
+    """The affinity of the maximin edge between voxels ``u`` and ``v`` (a small reference).
+
+    Parameters
+    ----------
+    affs : (ndim, [Z,] Y, X) ndarray of float
+        Nearest-neighbour affinities, course convention.
+    u, v : tuple of int
+        Two different voxels, e.g. ``(y, x)`` in 2D.
+
+    Returns
+    -------
+    float
+        The largest ``t`` such that a path from ``u`` to ``v`` uses only edges
+        with affinity >= ``t``.
+
+    Examples
+    --------
+    >>> affs = np.array([[[0, 0], [0.2, 0.9]], [[0, 0.8], [0, 0.7]]])
+    >>> maximin_edge(affs, (0, 0), (1, 0))  # around via (0, 1) and (1, 1): 0.7, not 0.2
+    0.7
+
+    Used in: notebooks/04_malis
+    """
+    affs = np.asarray(affs, dtype=np.float64)
+    shape = affs.shape[1:]
+    if affs.ndim < 3 or affs.shape[0] != len(shape):
+        raise ValueError(f"affs must be (ndim, [z,] y, x) nearest-neighbour affinities, "
+                         f"got shape {affs.shape}")
+    a, b = (int(np.ravel_multi_index(tuple(p), shape)) for p in (u, v))  # checks bounds
+    if a == b:
+        raise ValueError(f"u and v must be two different voxels, got {u} twice")
+    parent = list(range(int(np.prod(shape))))
+    strides = _strides(shape)
+    for e in np.argsort(-affs.ravel(), kind="stable"):
+        k, i = divmod(int(e), len(parent))
+        if (i // strides[k]) % shape[k] == 0:
+            continue  # index 0 along axis k: this edge would leave the volume
+        parent[_root(parent, i)] = _root(parent, i - strides[k])
+        if _root(parent, a) == _root(parent, b):
+            return float(affs.reshape(len(shape), -1)[k, i])
+    raise AssertionError("unreachable: the grid graph is connected")
+
+
+def _root(parent: list, i: int) -> int:
+    while parent[i] != i:
+        i = parent[i]
+    return i
+
+
+# --- validation and graph helpers -----------------------------------------------------------
+
+
+def _check(affs, labels) -> tuple[np.ndarray, np.ndarray]:
+    labels = as_labels(labels)
+    if not isinstance(affs, np.ndarray) or not np.issubdtype(affs.dtype, np.floating):
+        raise TypeError(f"affs must be a float numpy array, got {type(affs).__name__} "
+                        f"{getattr(affs, 'dtype', '')}")
+    if affs.shape != (labels.ndim, *labels.shape):
+        raise ValueError(f"affs must have shape (ndim, *labels.shape) = "
+                         f"{(labels.ndim, *labels.shape)} (one channel per axis), "
+                         f"got {affs.shape}")
+    affs = affs.astype(np.float32, copy=False)
+    if affs.size and not (np.isfinite(affs).all() and affs.min() >= 0 and affs.max() <= 1):
+        raise ValueError("affs must be probabilities in [0, 1] (apply a sigmoid to logits), "
+                         f"found values in [{affs.min()}, {affs.max()}]")
+    return affs, labels
+
+
+def _strides(shape: tuple[int, ...]) -> np.ndarray:
+    """Flat-index distance from a voxel to its neighbour at -1 along each axis."""
+    return np.array([int(np.prod(shape[k + 1:])) for k in range(len(shape))], dtype=np.int64)
+
+
+def _nn_affinities(labels: np.ndarray) -> np.ndarray:
+    """Ground-truth nearest-neighbour affinities: 1 where both voxels share a label > 0."""
+    gt = np.zeros((labels.ndim, *labels.shape), dtype=np.float32)
+    for k in range(labels.ndim):
+        here = [slice(None)] * labels.ndim
+        there = [slice(None)] * labels.ndim
+        here[k], there[k] = slice(1, None), slice(None, -1)
+        a, b = labels[tuple(here)], labels[tuple(there)]
+        gt[k][tuple(here)] = (a == b) & (a != 0)
+    return gt
+
+
+def _descending_order(affs: np.ndarray) -> np.ndarray:
+    """Flat indices of the in-volume edges by decreasing affinity, ties by index.
+
+    The same as ``np.argsort(-affs.ravel(), kind="stable")`` without the edges
+    that leave the volume, for affinities in [0, 1], in a fraction of the time.
+    """
+    if affs.size >= 2**31:
+        raise ValueError(f"affs of shape {affs.shape} has too many edges for one MALIS call "
+                         "(at most 2**31 - 1): compute it on patches")
+    valid = np.ones(affs.shape, dtype=bool)
+    for k in range(affs.shape[0]):
+        valid[k][(slice(None),) * k + (0,)] = False  # index 0 along axis k: no neighbour
+    return _sorted_edges(affs.ravel(), valid.ravel())
+
+
+def _merges(affs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(edges, pos, neg) of the merging edges only: every other edge decides no pair."""
+    order = _descending_order(affs)
+    return _kruskal(order, _strides(labels.shape), labels.ravel().view(np.int64))
+
+
+def _passes(affs: np.ndarray, labels: np.ndarray, *, constrained: bool):
+    """(edges, pos) and (edges, neg) of one pass, or of the two constrained passes."""
+    if not constrained:
+        edges, pos, neg = _merges(affs, labels)
+        return edges, pos, edges, neg
+    gt = _nn_affinities(labels)
+    e_pos, pos, _ = _merges(np.minimum(affs, gt), labels)
+    e_neg, _, neg = _merges(np.maximum(affs, gt), labels)
+    return e_pos, pos, e_neg, neg
+
+
+def _dense(edges: np.ndarray, counts: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(int(np.prod(shape)), dtype=np.int64)
+    out[edges] = counts
+    return out.reshape(shape)
+
+
+def _weighted_edges(affs: np.ndarray, labels: np.ndarray, *,
+                    constrained: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The MALIS loss as (flat edge, number of pairs, target affinity) triples, zeros dropped.
+
+    Unconstrained: each pair pulls its maximin edge to 1 (same object) or 0.
+    Constrained: each edge is pulled to its ground-truth affinity; this differs
+    only when an object is cut in two inside the patch, where pulling the edge
+    between the pieces up would teach a merge.
+    """
+    affs, labels = _check(affs, labels)
+    e_pos, pos, e_neg, neg = _passes(affs, labels, constrained=constrained)
+    if constrained:
+        gt = _nn_affinities(labels).ravel()
+        targets = (gt[e_pos], gt[e_neg])
+    else:
+        targets = (np.ones(len(e_pos), np.float32), np.zeros(len(e_neg), np.float32))
+    keep_pos, keep_neg = pos > 0, neg > 0
+    return (np.concatenate([e_pos[keep_pos], e_neg[keep_neg]]),
+            np.concatenate([pos[keep_pos], neg[keep_neg]]),
+            np.concatenate([targets[0][keep_pos], targets[1][keep_neg]]))
+
+
+# --- compiled kernels -------------------------------------------------------------------------
+# Each component (by union-find root) knows how many labelled voxels it holds and
+# either its one label ("pure", the common case, costs nothing) or a histogram
+# ("mixed"): a linked list of (label, count) entries, found by (histogram, label)
+# through an open-addressing hash table. A merge walks the smaller histogram only.
+
+_KIND, _LABEL, _HIST = range(3)  # columns of `comp` (one row per root)
+_NONE, _PURE, _MIXED = 0, 1, 2  # kinds: no labelled voxel, one label, several labels
+_LAB, _COUNT, _NEXT, _OWNER = range(4)  # rows of `ent` (per histogram entry)
+_HEAD, _NENT, _ALIVE = range(3)  # rows of `hists` (per histogram)
+_FRESH, _FREE_TOP, _USED, _HISTS = range(4)  # counters in `ctr`
+
+
+@njit(cache=True)
+def _sorted_edges(values, valid):
+    """Affinity 1 first, then (0, 1) by a radix sort, then 0; each tie in index order."""
+    n_one = n_mid = n_all = 0
+    for i in range(values.size):
+        if valid[i]:
+            n_all += 1
+            n_one += values[i] >= 1
+            n_mid += 0 < values[i] < 1
+    order = np.empty(n_all, np.int32)  # 32-bit indices: half the memory traffic
+    mid_idx, mid_key = np.empty(n_mid, np.int32), np.empty(n_mid, np.int32)
+    bits = values.view(np.int32)
+    top, mid, low = 0, 0, n_one + n_mid
+    for i in range(values.size):
+        if not valid[i]:
+            continue
+        if values[i] >= 1:
+            order[top] = i
+            top += 1
+        elif values[i] > 0:  # positive floats compare like their bits: 1.0 - x sorts down
+            mid_idx[mid], mid_key[mid] = i, 0x3F800000 - bits[i]
+            mid += 1
+        else:
+            order[low] = i
+            low += 1
+    order[n_one:n_one + n_mid] = mid_idx[_radix_argsort(mid_key)]
+    return order
+
+
+@njit(cache=True)
+def _radix_argsort(keys):
+    """Stable argsort of integer keys in [0, 2**30): three counting sorts of 10 bits."""
+    n = keys.size
+    idx, key = np.arange(n).astype(np.int32), keys.copy()
+    idx2, key2 = np.empty_like(idx), np.empty_like(key)
+    for shift in (0, 10, 20):
+        start = np.zeros(1025, np.int64)
+        for i in range(n):
+            start[((key[i] >> shift) & 1023) + 1] += 1
+        for d in range(1024):
+            start[d + 1] += start[d]
+        for i in range(n):
+            d = (key[i] >> shift) & 1023
+            idx2[start[d]], key2[start[d]] = idx[i], key[i]
+            start[d] += 1
+        idx, idx2, key, key2 = idx2, idx, key2, key
+    return idx
+
+
+@njit(cache=True)
+def _find(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression keeps later finds short
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@njit(cache=True)
+def _slot(table, ent, hist, label):
+    """The slot holding the entry of (hist, label), else the empty slot where it goes."""
+    mask = table.size - 1
+    h = hist * 2654435761 + label * 40503
+    s = (h ^ (h >> 17)) & mask
+    while table[s] != -1 and (ent[_OWNER, table[s]] != hist or ent[_LAB, table[s]] != label):
+        s = (s + 1) & mask
+    return s
+
+
+@njit(cache=True)
+def _new_entry(ent, free, ctr, label, count):
+    if ctr[_FREE_TOP] > 0:
+        ctr[_FREE_TOP] -= 1
+        e = free[ctr[_FREE_TOP]]
+    else:
+        e = ctr[_FRESH]
+        ctr[_FRESH] += 1
+    ent[_LAB, e], ent[_COUNT, e], ent[_OWNER, e] = label, count, -1
+    return e
+
+
+@njit(cache=True)
+def _add(table, ent, free, hists, ctr, hist, e):
+    """Move entry ``e`` into histogram ``hist``; return its count times the count already there."""
+    s = _slot(table, ent, hist, ent[_LAB, e])
+    if table[s] == -1:
+        table[s], ent[_OWNER, e] = e, hist
+        ent[_NEXT, e], hists[_HEAD, hist] = hists[_HEAD, hist], e
+        hists[_NENT, hist] += 1
+        ctr[_USED] += 1
+        return 0
+    there = table[s]
+    product = ent[_COUNT, e] * ent[_COUNT, there]
+    ent[_COUNT, there] += ent[_COUNT, e]
+    ent[_OWNER, e] = -1  # stale slots pointing here must never match again
+    free[ctr[_FREE_TOP]] = e
+    ctr[_FREE_TOP] += 1
+    return product
+
+
+@njit(cache=True)
+def _rebuild(ent, hists, ctr, room):
+    """A new table with the live entries only, big enough for ``room`` more insertions."""
+    live = ctr[_FRESH] - ctr[_FREE_TOP]
+    cap = 1024
+    while cap < 4 * (live + room):
+        cap *= 2
+    table = np.full(cap, -1, np.int64)
+    ctr[_USED] = live
+    for e in range(ctr[_FRESH]):
+        if ent[_OWNER, e] >= 0 and hists[_ALIVE, ent[_OWNER, e]]:
+            table[_slot(table, ent, ent[_OWNER, e], ent[_LAB, e])] = e
+    return table
+
+
+@njit(cache=True)
+def _new_hist(comp, tot, ent, free, hists, ctr, table, a, b):
+    """Roots ``a`` and ``b`` hold one label each, different: start a histogram in ``a``."""
+    hist = ctr[_HISTS]
+    ctr[_HISTS] += 1
+    hists[_HEAD, hist], hists[_NENT, hist], hists[_ALIVE, hist] = -1, 0, 1
+    for r in (a, b):
+        e = _new_entry(ent, free, ctr, comp[r, _LABEL], tot[r])
+        _add(table, ent, free, hists, ctr, hist, e)
+    comp[a, _KIND], comp[a, _HIST] = _MIXED, hist
+
+
+@njit(cache=True)
+def _merge(comp, tot, ent, free, hists, ctr, table, a, b):
+    """Give root ``a`` the labels of ``a`` and ``b`` (both labelled, not one same label).
+
+    Returns the number of same-label pairs between them.
+    """
+    pure_a, pure_b = comp[a, _KIND] == _PURE, comp[b, _KIND] == _PURE
+    if pure_a and pure_b:
+        _new_hist(comp, tot, ent, free, hists, ctr, table, a, b)
+        return 0
+    if pure_a or pure_b:  # one label joins a histogram
+        single, mixed = (a, b) if pure_a else (b, a)
+        e = _new_entry(ent, free, ctr, comp[single, _LABEL], tot[single])
+        comp[a, _KIND], comp[a, _HIST] = _MIXED, comp[mixed, _HIST]
+        return _add(table, ent, free, hists, ctr, comp[a, _HIST], e)
+    big, small = comp[a, _HIST], comp[b, _HIST]
+    if hists[_NENT, big] < hists[_NENT, small]:
+        big, small = small, big
+    comp[a, _HIST], hists[_ALIVE, small] = big, 0
+    product, e = 0, hists[_HEAD, small]
+    while e != -1:
+        nxt = ent[_NEXT, e]
+        product += _add(table, ent, free, hists, ctr, big, e)
+        e = nxt
+    return product
+
+
+@njit(cache=True)
+def _room(comp, hists, a, b):
+    """At most how many keys merging ``a`` and ``b`` adds to the table."""
+    na = hists[_NENT, comp[a, _HIST]] if comp[a, _KIND] == _MIXED else 1
+    nb = hists[_NENT, comp[b, _HIST]] if comp[b, _KIND] == _MIXED else 1
+    return 2 + min(na, nb)
+
+
+@njit(cache=True)
+def _kruskal(order, strides, labels):
+    """Visit edges in ``order``; return the merging edges and the pairs each one decides.
+
+    Returns (edges, pos, neg), in visiting order (sequential writes are faster).
+    """
+    n = labels.size
+    parent, size = np.arange(n).astype(np.int32), np.ones(n, np.int32)
+    tot = (labels != 0).astype(np.int64)
+    comp = np.zeros((n, 3), np.int64)  # one row per root: kind, label, histogram
+    comp[:, _KIND] = np.where(labels != 0, _PURE, _NONE)
+    comp[:, _LABEL] = labels
+    pool = tot.sum() + 4  # live entries never exceed the labelled voxels (+2)
+    ent, free = np.zeros((4, pool), np.int64), np.zeros(pool, np.int64)
+    hists, ctr = np.zeros((3, n), np.int64), np.zeros(4, np.int64)
+    table = _rebuild(ent, hists, ctr, 0)
+    out, m = np.zeros((3, n), np.int64), 0  # rows: edge, pos, neg
+    for e in order:
+        k = e // n
+        a, b = _find(parent, e - k * n), _find(parent, e - k * n - strides[k])
+        if a == b:
+            continue
+        if size[a] < size[b]:
+            a, b = b, a
+        parent[b], size[a] = a, size[a] + size[b]
+        out[0, m] = e
+        if tot[a] == 0 or tot[b] == 0:  # fast path: no pair
+            if tot[b] != 0:
+                comp[a] = comp[b]
+        elif (comp[a, _KIND] == _PURE and comp[b, _KIND] == _PURE
+              and comp[a, _LABEL] == comp[b, _LABEL]):  # fast path: one object grows
+            out[1, m] = tot[a] * tot[b]
+        else:
+            room = _room(comp, hists, a, b)
+            if 4 * (ctr[_USED] + room) > 3 * table.size:
+                table = _rebuild(ent, hists, ctr, room)
+            product = _merge(comp, tot, ent, free, hists, ctr, table, a, b)
+            out[1, m], out[2, m] = product, tot[a] * tot[b] - product
+        tot[a] += tot[b]
+        m += 1
+    return out[0, :m], out[1, :m], out[2, :m]
