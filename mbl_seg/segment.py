@@ -21,14 +21,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
 from skimage.morphology import reconstruction
 from skimage.segmentation import watershed
 
 from ._validate import as_image, as_voxel_size
+from .targets import _as_offsets, _shifted_pair, nearest_offsets
 
 __all__ = ["find_seeds", "seeded_watershed", "boundaries_from_affinities",
-           "watershed_from_affinities", "fragments_from_affinities", "per_section"]
+           "watershed_from_affinities", "fragments_from_affinities", "components_from_affinities",
+           "per_section"]
 
 
 def _footprint(radius_nm: float, voxel_size: tuple[float, ...]) -> np.ndarray:
@@ -244,6 +247,60 @@ def fragments_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
     """
     return watershed_from_affinities(affs, threshold=threshold, voxel_size=voxel_size,
                                      mask=mask)
+
+
+def components_from_affinities(affs: np.ndarray, offsets: Sequence[Sequence[int]] | None = None,
+                               *, threshold: float = 0.5) -> np.ndarray:
+    """Connected components of the affinity graph: voxels joined by edges above ``threshold``.
+
+    The most direct reading of affinities: no distance transform, no seeds.
+    Perfect affinities give back the ground truth exactly (each background
+    voxel becomes a one-voxel segment), which a boundary map cannot do for
+    objects that touch. One wrong edge, though, merges two objects: that is
+    what MALIS (notebooks/04_malis) trains against.
+
+    Parameters
+    ----------
+    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
+        Affinities, 1 = same object.
+    offsets : list of tuple of int, optional
+        The offset of each channel; default :func:`mbl_seg.targets.nearest_offsets`.
+    threshold : float, optional
+        Edges with an affinity above it join their voxels.
+
+    Returns
+    -------
+    (Z, Y, X) or (Y, X) ndarray of uint64
+        Segments numbered from 1.
+
+    Examples
+    --------
+    >>> affs = np.ones((2, 2, 3), np.float32)
+    >>> affs[1, :, 2] = 0  # cut every x-edge into column 2
+    >>> components_from_affinities(affs)
+    array([[1, 1, 2],
+           [1, 1, 2]], dtype=uint64)
+    """
+    if not isinstance(affs, np.ndarray) or affs.ndim not in (3, 4):
+        raise ValueError("affs must be a (k, z, y, x) or (k, y, x) numpy array, got "
+                         f"{getattr(affs, 'shape', type(affs).__name__)}")
+    spatial = affs.shape[1:]
+    offsets = _as_offsets(nearest_offsets(len(spatial)) if offsets is None else offsets,
+                          len(spatial))
+    if len(offsets) != affs.shape[0]:
+        raise ValueError(f"{affs.shape[0]} affinity channels but {len(offsets)} offsets")
+    ids = np.arange(int(np.prod(spatial))).reshape(spatial)
+    rows, cols = [], []
+    for channel, offset in zip(affs, offsets):
+        a, b = _shifted_pair(spatial, offset)
+        keep = channel[a] > threshold
+        rows.append(ids[a][keep])
+        cols.append(ids[b][keep])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = sparse.coo_matrix((np.ones(rows.size, np.int8), (rows, cols)),
+                              shape=(ids.size, ids.size))
+    _, components = connected_components(graph, directed=False)
+    return (components.reshape(spatial) + 1).astype(np.uint64)
 
 
 def per_section(segment: Callable[..., np.ndarray], stack: np.ndarray, *args: np.ndarray,

@@ -4,6 +4,7 @@ import pytest
 from mbl_seg.evaluate import voi
 from mbl_seg.segment import (
     boundaries_from_affinities,
+    components_from_affinities,
     find_seeds,
     fragments_from_affinities,
     per_section,
@@ -124,3 +125,25 @@ def test_boundaries_from_affinities_checks_its_input():
         boundaries_from_affinities(np.ones((3, 3), np.float32))
     with pytest.raises(ValueError, match="float affinities"):
         boundaries_from_affinities(np.ones((2, 3, 3), np.uint8))
+
+
+def test_components_of_ground_truth_affinities_give_back_the_ground_truth():
+    from mbl_seg.targets import affinities
+
+    rng = np.random.default_rng(0)
+    for shape, offsets in (((12, 14), None), ((5, 8, 9), None),
+                           ((10, 10), [(-1, 0), (0, -1), (-3, 0), (0, -3)])):
+        labels = rng.integers(1, 5, size=shape).astype(np.uint64)
+        labels = np.kron(labels, np.ones((1,) * (len(shape) - 2) + (2, 2), np.uint64))
+        seg = components_from_affinities(affinities(labels, offsets), offsets)
+        # every segment is inside one object and every object's pieces are its own CCs
+        assert voi(labels, seg).merge == 0
+        from skimage.measure import label as cc
+
+        n_pieces = sum(cc(labels == v, connectivity=1).max() for v in np.unique(labels))
+        assert len(np.unique(seg)) == n_pieces or offsets is not None
+
+
+def test_components_check_channels_against_offsets():
+    with pytest.raises(ValueError, match="channels"):
+        components_from_affinities(np.ones((3, 4, 4), np.float32))

@@ -13,6 +13,7 @@ Used in: every exercise notebook.
 """
 
 from ._core import CheckResult
+from .affinities import check_affinities
 from .features import check_gradient_magnitude, check_hessian_eigenvalues
 from .losses import check_balance_weights
 from .malis import check_malis_pair_counts, check_maximin_edge
@@ -25,5 +26,5 @@ __all__ = [
     "CheckResult", "check_voi_from_table", "check_arand_from_table", "check_hessian_eigenvalues",
     "check_gradient_magnitude", "check_seeded_watershed", "check_center_crop",
     "check_unet_output_size", "check_balance_weights", "check_maximin_edge",
-    "check_malis_pair_counts", "expect_between", "expect_less",
+    "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
 ]
