@@ -40,6 +40,7 @@ exercises: setup
 bench: setup
 	$(BIN)/python bench/bench_synthetic.py
 	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/bench_malis.py
 
 clean-venv:
 	rm -rf $(VENV)
