@@ -19,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 from . import (  # noqa: E402
+    checkpoints,
     checks,
     data,
     env,
@@ -38,6 +39,6 @@ from . import (  # noqa: E402
     viz,
 )
 
-__all__ = ["checks", "data", "env", "errors", "evaluate", "features", "io", "losses", "malis", "models",
+__all__ = ["checkpoints", "checks", "data", "env", "errors", "evaluate", "features", "io", "losses", "malis", "models",
            "pipeline", "pixel_classifier", "predict", "segment", "targets", "train", "viz",
            "__version__"]
