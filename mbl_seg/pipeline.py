@@ -99,7 +99,8 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
     -------
     callable
         ``make_batch(rng) -> {"raw": (b, 1, *patch), name: (b, c, *patch), ...}``,
-        all float32.
+        float32, except targets that come out as integers (e.g. labels for MALIS),
+        which keep their integer dtype.
 
     Examples
     --------
@@ -133,7 +134,9 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
                 r, lab = augment([r, lab], rng, ndim=len(patch_shape))
             item = {"raw": r[None]}
             for name, fn in targets.items():
-                t = np.asarray(fn(lab), dtype=np.float32)
+                t = np.asarray(fn(lab))
+                # labels stay integers (float32 would round ids above 2**24)
+                t = t if np.issubdtype(t.dtype, np.integer) else t.astype(np.float32)
                 item[name] = t if t.ndim == len(patch_shape) + 1 else t[None]
             items.append(item)
         return {k: np.stack([it[k] for it in items]) for k in items[0]}

@@ -19,6 +19,9 @@ def test_batches_are_aligned_shaped_and_reproducible_from_the_generator():
     batch = make(np.random.default_rng([0, 5]))
     assert batch["raw"].shape == (3, 1, 8, 10) and batch["boundary"].shape == (3, 1, 8, 10)
     assert all(v.dtype == np.float32 for v in batch.values())
+    with_labels = batch_maker(raw, labels, patch_shape=(8, 10), targets={"labels": lambda l: l})
+    big = with_labels(np.random.default_rng(0))["labels"]
+    assert big.dtype == np.uint64 and big.shape == (4, 1, 8, 10)
     np.testing.assert_allclose(batch["raw"] * 255, batch["ids"] * 60, atol=1e-3)
     again = make(np.random.default_rng([0, 5]))
     assert all(np.array_equal(batch[k], again[k]) for k in batch)
