@@ -82,7 +82,10 @@ def predict(model: torch.nn.Module, raw: np.ndarray, *, sections: bool = False,
             f"{in_channels} channel(s) first for this {dims}D net, got shape {raw.shape}")
     images = np.moveaxis(raw, 1, 0) if sections else raw[None]  # (n, c, *spatial)
     device = select_device(device)
-    amp = device == "cuda" if amp is None else amp
+    kind = torch.device(device).type  # "cuda:1" -> "cuda"
+    amp = kind == "cuda" if amp is None else amp
+    if amp and kind != "cuda":
+        raise ValueError(f"mixed precision (amp=True) needs a CUDA device, got {device!r}")
     pads, _ = _padding(model, images.shape[2:])
     valid = getattr(model, "padding", "same") == "valid"
     mode = "reflect" if all(max(p) < s for p, s in zip(pads, images.shape[2:])) else "symmetric"
@@ -90,7 +93,7 @@ def predict(model: torch.nn.Module, raw: np.ndarray, *, sections: bool = False,
     was_training = model.training
     model.to(device).eval()
     outputs = []
-    autocast = (torch.autocast(device_type=device, dtype=torch.float16) if amp
+    autocast = (torch.autocast(device_type=kind, dtype=torch.float16) if amp
                 else contextlib.nullcontext())
     with torch.no_grad(), autocast:
         for start in range(0, len(padded), batch_size):

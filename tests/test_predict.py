@@ -53,3 +53,9 @@ def test_wrong_input_shape_is_explained():
         predict(net, np.zeros((2, 3, 16, 16), np.uint8), sections=True)
     with pytest.raises(ValueError, match="2D"):
         predict(net, np.zeros((3, 16, 16), np.uint8))
+
+
+def test_mixed_precision_needs_cuda():
+    net = UNet(dims=2, depth=2, base_features=4, seed=0)
+    with pytest.raises(ValueError, match="CUDA"):
+        predict(net, np.zeros((16, 16), np.uint8), device="cpu", amp=True)
