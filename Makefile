@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/bench_synthetic.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_malis.py
+	$(BIN)/python bench/bench_notebooks.py
 
 clean-venv:
 	rm -rf $(VENV)
