@@ -52,6 +52,7 @@ import io
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -391,7 +392,9 @@ def execute_notebook(path: str | Path, *, output: str | Path | None = None,
         client = _client(nb, path.resolve().parent, kernel_name=kernel_name, timeout=timeout,
                          running=running, bar=bar)
         try:
-            client.execute(env=env, cleanup_kc=True)
+            # The kernel process's own stderr carries only start-up chatter (a
+            # warning about local TCP); what cells print comes back over iopub.
+            client.execute(env=env, cleanup_kc=True, stderr=subprocess.DEVNULL)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             raise RuntimeError(_failure(path, nb, running["cell"], err)) from None
     nbformat.write(nb, str(output if output is not None else path), version=4)
