@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+import mbl_seg._malis_kernels as kernels
 import mbl_seg.malis as malis
 from mbl_seg.data import synthetic_volume
 from mbl_seg.losses import malis_loss
@@ -56,14 +57,14 @@ def time_loss(affs: torch.Tensor, labels: np.ndarray, constrained: bool,
 @contextmanager
 def pure_python():
     """Swap every compiled kernel for its plain-Python body (the very same code)."""
-    saved = {name: getattr(malis, name) for name in KERNELS}
+    saved = {name: getattr(kernels, name) for name in KERNELS}
     try:
         for name, fn in saved.items():
-            setattr(malis, name, fn.py_func)
+            setattr(kernels, name, fn.py_func)
         yield
     finally:
         for name, fn in saved.items():
-            setattr(malis, name, fn)
+            setattr(kernels, name, fn)
 
 
 def pure_python_time(labels: np.ndarray) -> float:
@@ -85,7 +86,7 @@ def main() -> None:
     start = time.perf_counter()
     malis_loss(affinities(labels, "random")[..., :4, :8, :8], batch[:, :4, :8, :8])
     first = time.perf_counter() - start
-    hits = malis._kruskal.stats.cache_hits
+    hits = kernels._kruskal.stats.cache_hits
     source = "loaded from the numba cache" if sum(hits.values()) else "compiled"
     print(f"numba first call: {first:.2f} s ({source})")
 
