@@ -15,7 +15,7 @@ import numpy as np
 from ._validate import as_labels, same_shape
 from .evaluate import contingency_table
 
-__all__ = ["Merge", "merge_errors", "split_errors", "contact"]
+__all__ = ["Merge", "merge_errors", "split_errors", "contact", "pairs_touching_in"]
 
 
 class Merge(NamedTuple):
@@ -97,6 +97,28 @@ def contact(labels: np.ndarray, a: int, b: int) -> np.ndarray:
         out[tuple(lo)] |= touch
         out[tuple(hi)] |= touch
     return out
+
+
+def pairs_touching_in(labels: np.ndarray, where: np.ndarray) -> set[tuple[int, int]]:
+    """Pairs ``(a, b)``, ``a < b``, of objects that touch at a voxel where ``where`` is True.
+
+    Two face-neighbour voxels of different non-zero labels are a contact; it
+    counts if either voxel is in ``where`` (e.g. the faint-membrane patches).
+
+    >>> labels = np.array([[1, 2, 3]], np.uint64)
+    >>> sorted(pairs_touching_in(labels, np.array([[False, False, True]])))
+    [(2, 3)]
+    """
+    labels = as_labels(labels)
+    where = np.asarray(where, dtype=bool)
+    same_shape(labels, where, ("labels", "where"))
+    found = []
+    for axis in range(labels.ndim):
+        lab, hit = np.moveaxis(labels, axis, 0), np.moveaxis(where, axis, 0)
+        lo, hi = lab[:-1], lab[1:]
+        keep = (lo != hi) & (lo > 0) & (hi > 0) & (hit[:-1] | hit[1:])
+        found.append(np.sort(np.stack([lo[keep], hi[keep]], axis=1), axis=1))
+    return {(int(a), int(b)) for a, b in np.unique(np.concatenate(found), axis=0)}
 
 
 def _check(gt, seg, min_voxels) -> None:

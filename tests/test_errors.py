@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mbl_seg.errors import contact, merge_errors, split_errors
+from mbl_seg.errors import contact, merge_errors, pairs_touching_in, split_errors
 
 
 def test_perfect_segmentation_has_no_errors_under_any_relabelling():
@@ -38,3 +38,14 @@ def test_bad_arguments():
         merge_errors(gt, gt[:2])
     with pytest.raises(ValueError, match="min_voxels"):
         split_errors(gt, gt, min_voxels=0)
+
+
+def test_pairs_touching_in_agrees_with_contact():
+    rng = np.random.default_rng(1)
+    labels = np.kron(rng.integers(0, 5, size=(5, 6)), np.ones((2, 2), int)).astype(np.uint64)
+    where = rng.random(labels.shape) < 0.2
+    found = pairs_touching_in(labels, where)
+    ids = [int(i) for i in np.unique(labels) if i]
+    brute = {(a, b) for a in ids for b in ids if a < b and (contact(labels, a, b) & where).any()}
+    assert found == brute
+    assert pairs_touching_in(labels, np.zeros_like(where)) == set()
