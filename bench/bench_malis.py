@@ -25,6 +25,7 @@ import mbl_seg._malis_kernels as kernels
 import mbl_seg.malis as malis
 from mbl_seg.data import synthetic_volume
 from mbl_seg.losses import malis_loss
+from mbl_seg.targets import affinities as ground_truth_affinities
 
 SHAPE = (32, 128, 128)
 SMALL = (8, 32, 32)  # for the pure-Python run
@@ -39,7 +40,7 @@ def affinities(labels: np.ndarray, kind: str, seed: int = 0) -> torch.Tensor:
     shape = (1, 3, *labels.shape)
     if kind == "random":
         return torch.rand(shape, generator=gen)
-    gt = torch.from_numpy(malis._nn_affinities(labels))[None]
+    gt = torch.from_numpy(ground_truth_affinities(labels))[None]
     return torch.sigmoid(4 * (2 * gt - 1) + 1.5 * torch.randn(shape, generator=gen))
 
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import _malis_kernels as _kernels
 from ._validate import as_labels
+from .targets import affinities
 
 __all__ = ["MalisCounts", "malis_weights", "maximin_edge"]
 
@@ -86,7 +87,7 @@ def malis_weights(affs: np.ndarray, labels: np.ndarray, *,
     Used in: notebooks/04_malis
     """
     affs, labels = _check(affs, labels)
-    e_pos, pos, e_neg, neg = _passes(affs, labels, constrained=constrained)
+    e_pos, pos, e_neg, neg = _passes(affs, labels, affinities(labels) if constrained else None)
     return MalisCounts(_dense(e_pos, pos, affs.shape), _dense(e_neg, neg, affs.shape))
 
 
@@ -164,18 +165,6 @@ def _strides(shape: tuple[int, ...]) -> np.ndarray:
     return np.array([int(np.prod(shape[k + 1:])) for k in range(len(shape))], dtype=np.int64)
 
 
-def _nn_affinities(labels: np.ndarray) -> np.ndarray:
-    """Ground-truth nearest-neighbour affinities: 1 where both voxels share a label > 0."""
-    gt = np.zeros((labels.ndim, *labels.shape), dtype=np.float32)
-    for k in range(labels.ndim):
-        here = [slice(None)] * labels.ndim
-        there = [slice(None)] * labels.ndim
-        here[k], there[k] = slice(1, None), slice(None, -1)
-        a, b = labels[tuple(here)], labels[tuple(there)]
-        gt[k][tuple(here)] = (a == b) & (a != 0)
-    return gt
-
-
 def _descending_order(affs: np.ndarray) -> np.ndarray:
     """Flat indices of the in-volume edges by decreasing affinity, ties by index.
 
@@ -197,12 +186,14 @@ def _merges(affs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
     return _kernels._kruskal(order, _strides(labels.shape), labels.ravel().view(np.int64))
 
 
-def _passes(affs: np.ndarray, labels: np.ndarray, *, constrained: bool):
-    """(edges, pos) and (edges, neg) of one pass, or of the two constrained passes."""
-    if not constrained:
+def _passes(affs: np.ndarray, labels: np.ndarray, gt: np.ndarray | None = None):
+    """(edges, pos) and (edges, neg) of one pass, or of the two constrained passes.
+
+    ``gt`` (the ground-truth affinities of ``labels``) given means constrained.
+    """
+    if gt is None:
         edges, pos, neg = _merges(affs, labels)
         return edges, pos, edges, neg
-    gt = _nn_affinities(labels)
     e_pos, pos, _ = _merges(np.minimum(affs, gt), labels)
     e_neg, _, neg = _merges(np.maximum(affs, gt), labels)
     return e_pos, pos, e_neg, neg
@@ -224,10 +215,10 @@ def _weighted_edges(affs: np.ndarray, labels: np.ndarray, *,
     between the pieces up would teach a merge.
     """
     affs, labels = _check(affs, labels)
-    e_pos, pos, e_neg, neg = _passes(affs, labels, constrained=constrained)
+    gt = affinities(labels) if constrained else None
+    e_pos, pos, e_neg, neg = _passes(affs, labels, gt)
     if constrained:
-        gt = _nn_affinities(labels).ravel()
-        targets = (gt[e_pos], gt[e_neg])
+        targets = (gt.ravel()[e_pos], gt.ravel()[e_neg])
     else:
         targets = (np.ones(len(e_pos), np.float32), np.zeros(len(e_neg), np.float32))
     keep_pos, keep_neg = pos > 0, neg > 0

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from mbl_seg.losses import balance_weights, balanced_bce, malis_loss
-from mbl_seg.malis import _nn_affinities, malis_weights
+from mbl_seg.malis import malis_weights
+from mbl_seg.targets import affinities
 
 
 def _gen(seed):
@@ -109,7 +110,7 @@ def test_malis_loss_equals_the_formula_on_the_counts(constrained):
         a = affs[i].numpy().astype(np.float32)
         pos, neg = malis_weights(a, labels[i], constrained=constrained)
         if constrained:
-            gt = _nn_affinities(labels[i].astype(np.uint64))
+            gt = affinities(labels[i].astype(np.uint64))
             total += ((pos + neg) * (gt - a) ** 2).sum()
         else:
             total += (pos * (1 - a) ** 2 + neg * a**2).sum()
@@ -143,7 +144,7 @@ def test_malis_gradient_sits_on_the_maximin_edges_only():
 
 def test_perfect_affinities_give_zero_constrained_loss():
     labels = np.array([[[1, 1, 0, 2], [1, 1, 0, 2], [3, 3, 3, 2]]])
-    gt = torch.from_numpy(_nn_affinities(labels[0].astype(np.uint64)))[None]
+    gt = torch.from_numpy(affinities(labels[0].astype(np.uint64)))[None]
     assert malis_loss(gt, labels).item() == 0.0
     assert malis_loss(1 - gt, labels).item() > 0.5
     assert malis_loss(torch.zeros(1, 2, 3, 4), np.zeros((1, 3, 4), int)).item() == 0.0

@@ -8,8 +8,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from mbl_seg.malis import (
-    _descending_order, _nn_affinities, _strides, malis_weights, maximin_edge,
+    _descending_order, _strides, malis_weights, maximin_edge,
 )
+from mbl_seg.targets import affinities
 
 SHAPES = [(3, 3), (2, 4), (4, 4), (2, 2, 3), (2, 3, 3)]
 
@@ -130,7 +131,7 @@ def test_constrained_passes_equal_plain_counts_of_min_and_max_with_ground_truth(
     rng = np.random.default_rng(11)
     for shape in SHAPES:
         affs, labels = _random_case(rng, shape)
-        gt = _nn_affinities(labels)
+        gt = affinities(labels)
         got = malis_weights(affs, labels, constrained=True)
         np.testing.assert_array_equal(got.pos, brute_force_counts(np.minimum(affs, gt),
                                                                   labels)[0])
@@ -143,7 +144,7 @@ def test_constrained_passes_equal_plain_counts_of_min_and_max_with_ground_truth(
 
 def test_perfect_prediction_gives_no_wrong_pairs():
     labels = np.array([[1, 1, 0, 2], [1, 1, 0, 2], [3, 3, 3, 2]], dtype=np.uint64)
-    gt = _nn_affinities(labels)
+    gt = affinities(labels)
     counts = malis_weights(gt * 0.8 + 0.1, labels)
     assert not counts.pos[gt == 0].any()  # same-object pairs decided inside objects
     assert not counts.neg[gt == 1].any()  # different-object pairs on boundaries
@@ -162,7 +163,7 @@ def test_descending_order_equals_stable_argsort():
 
 def test_ground_truth_affinities_follow_the_course_convention():
     labels = np.array([[1, 1, 2], [0, 0, 2]], dtype=np.uint64)
-    gt = _nn_affinities(labels)
+    gt = affinities(labels)
     np.testing.assert_array_equal(gt[0], [[0, 0, 0], [0, 0, 1]])  # (y, x) links (y-1, x)
     np.testing.assert_array_equal(gt[1], [[0, 1, 0], [0, 0, 0]])  # background-background: 0
 
