@@ -112,13 +112,21 @@ def pairs_touching_in(labels: np.ndarray, where: np.ndarray) -> set[tuple[int, i
     labels = as_labels(labels)
     where = np.asarray(where, dtype=bool)
     same_shape(labels, where, ("labels", "where"))
+    return {(int(a), int(b)) for a, b in np.unique(_contact_pairs(labels, where), axis=0)}
+
+
+def _contact_pairs(labels: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """(n, 2) ids, smaller first, of every face-neighbour contact (at ``where``, if given)."""
     found = []
     for axis in range(labels.ndim):
-        lab, hit = np.moveaxis(labels, axis, 0), np.moveaxis(where, axis, 0)
+        lab = np.moveaxis(labels, axis, 0)
         lo, hi = lab[:-1], lab[1:]
-        keep = (lo != hi) & (lo > 0) & (hi > 0) & (hit[:-1] | hit[1:])
+        keep = (lo != hi) & (lo > 0) & (hi > 0)
+        if where is not None:
+            hit = np.moveaxis(where, axis, 0)
+            keep &= hit[:-1] | hit[1:]
         found.append(np.sort(np.stack([lo[keep], hi[keep]], axis=1), axis=1))
-    return {(int(a), int(b)) for a, b in np.unique(np.concatenate(found), axis=0)}
+    return np.concatenate(found)
 
 
 def _check(gt, seg, min_voxels) -> None:

@@ -21,8 +21,8 @@ from .pipeline import normalize
 __all__ = ["predict"]
 
 
-def _padding(model, spatial: tuple[int, ...]) -> tuple[list[tuple[int, int]], tuple[int, ...]]:
-    """Per-axis (before, after) padding and the padded input shape for one image."""
+def _padding(model, spatial: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Per-axis (before, after) padding of one image so that it fits the net."""
     valid = getattr(model, "padding", "same") == "valid"
     context = tuple(model.context) if valid else (0,) * len(spatial)
     wanted = tuple(s + c for s, c in zip(spatial, context))
@@ -31,7 +31,7 @@ def _padding(model, spatial: tuple[int, ...]) -> tuple[list[tuple[int, int]], tu
     else:
         shape = wanted
     before = [c // 2 if valid else (n - s) // 2 for c, n, s in zip(context, shape, spatial)]
-    return [(b, n - s - b) for b, n, s in zip(before, shape, spatial)], shape
+    return [(b, n - s - b) for b, n, s in zip(before, shape, spatial)]
 
 
 def _crop(output: torch.Tensor, pads, spatial, valid: bool) -> torch.Tensor:
@@ -86,7 +86,7 @@ def predict(model: torch.nn.Module, raw: np.ndarray, *, sections: bool = False,
     amp = kind == "cuda" if amp is None else amp
     if amp and kind != "cuda":
         raise ValueError(f"mixed precision (amp=True) needs a CUDA device, got {device!r}")
-    pads, _ = _padding(model, images.shape[2:])
+    pads = _padding(model, images.shape[2:])
     valid = getattr(model, "padding", "same") == "valid"
     mode = "reflect" if all(max(p) < s for p, s in zip(pads, images.shape[2:])) else "symmetric"
     padded = np.pad(images, [(0, 0), (0, 0), *pads], mode=mode)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_labels
+from ..errors import _contact_pairs
 
 __all__ = ["split_object", "merge_objects", "touching_pairs", "largest_objects"]
 
@@ -62,14 +63,7 @@ def touching_pairs(labels: np.ndarray) -> list[tuple[int, int]]:
     >>> touching_pairs(np.array([[1, 1, 2], [3, 3, 2]]))
     [(1, 3), (1, 2), (2, 3)]
     """
-    labels = as_labels(labels)
-    pairs = []
-    for axis in range(labels.ndim):
-        a = np.moveaxis(labels, axis, 0)
-        lo, hi = a[:-1].ravel(), a[1:].ravel()
-        keep = (lo != hi) & (lo > 0) & (hi > 0)
-        pairs.append(np.sort(np.stack([lo[keep], hi[keep]], axis=1), axis=1))
-    both = np.concatenate(pairs)
+    both = _contact_pairs(as_labels(labels))
     if len(both) == 0:
         return []
     uniq, counts = np.unique(both, axis=0, return_counts=True)
