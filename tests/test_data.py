@@ -43,6 +43,49 @@ def test_dense_neurites_with_thin_extracellular_space():
     assert len(np.unique(vol.labels[4])) > 15
 
 
+def _profiles(section):
+    """Equivalent diameters and inscribed-circle diameters (pixels) of 2D profiles."""
+    from skimage.measure import label as components
+    from scipy import ndimage
+
+    comp = components(section.astype(np.int64), background=0, connectivity=1)
+    areas = np.bincount(comp.ravel())[1:]
+    inscribed = ndimage.maximum(ndimage.distance_transform_edt(comp > 0), comp,
+                                index=np.arange(1, comp.max() + 1))
+    return np.sqrt(4 * areas / np.pi), 2 * np.asarray(inscribed), areas
+
+
+def test_calibres_range_from_thin_axons_to_wide_dendrites():
+    vol = synthetic_volume((4, 256, 256), "fly", seed=0)
+    diameters, inscribed, areas = _profiles(vol.labels[2])
+    ordinary = diameters[areas * 64 >= 900]
+    # many thin profiles (real neuropil: median ~150 nm) ...
+    assert 80 < np.median(ordinary) * 8 < 220
+    # ... and a few wide ones that take a sizeable share of the area
+    wide = inscribed * 8 > 500
+    assert wide.any() and areas[wide].sum() / areas.sum() > 0.05
+
+
+def test_interiors_hold_clutter_as_dark_as_membranes():
+    # mitochondria, vesicles and dark neurites: "darkest" must not mean "membrane"
+    vol = synthetic_volume((8, 128, 128), "fly", seed=4)
+    b = _boundary(vol.labels)
+    from scipy import ndimage
+    inside = ~ndimage.binary_dilation(b, iterations=2) & (vol.labels > 0)
+    assert (vol.raw[inside] < vol.raw[b].mean()).mean() > 0.02
+    assert vol.mitochondria.mean() > 0.01
+
+
+def test_each_volume_draws_its_own_look_but_keeps_the_geometry():
+    fixed = [synthetic_volume((8, 64, 64), "fly", seed=s, appearance_spread=0) for s in (0, 1)]
+    varied = [synthetic_volume((8, 64, 64), "fly", seed=s) for s in (0, 1)]
+    for f, v in zip(fixed, varied):
+        assert np.array_equal(f.labels, v.labels)  # the look does not move a membrane
+        assert not np.array_equal(f.raw, v.raw)
+    contrast = [v.raw[v.labels > 0].std() / v.raw.mean() for v in varied]
+    assert abs(contrast[0] - contrast[1]) > 0.01
+
+
 def _boundary(labels):
     b = np.zeros(labels.shape, bool)
     for axis in (1, 2):
@@ -159,3 +202,18 @@ def test_2d_dataset_sections_are_independent(tmp_path, small_registry):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset"):
         data.load_dataset("fly/training")
+
+
+def test_disc_packing_keeps_discs_apart_and_inside():
+    from mbl_seg.data._geometry import _pack_discs
+
+    radii = np.sort(np.random.default_rng(0).uniform(20, 200, 300))[::-1]
+    half = np.array([1000.0, 800.0])
+    placed, centres = _pack_discs(radii, half, np.random.default_rng(1), overlap=0.85)
+    assert len(placed) > 50 and np.all(np.abs(centres) <= half)
+    r = radii[placed]
+    d = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    assert np.all(d >= 0.85 * (r[:, None] + r[None]) - 1e-9)
+    # the biggest discs come first, so they are never the ones left out
+    assert placed[0] == 0

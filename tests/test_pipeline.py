@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mbl_seg.pipeline import augment, batch_maker, normalize, random_crop
+from mbl_seg.pipeline import augment, batch_maker, intensity_augment, normalize, random_crop
 from mbl_seg.targets import boundaries
 
 
@@ -15,7 +15,7 @@ def test_batches_are_aligned_shaped_and_reproducible_from_the_generator():
     raw, labels = _volume(np.random.default_rng(0))
     make = batch_maker(raw, labels, patch_shape=(8, 10), batch_size=3,
                        targets={"ids": lambda lab: lab.astype(np.float32),
-                                "boundary": boundaries})
+                                "boundary": boundaries}, augment_intensity=False)
     batch = make(np.random.default_rng([0, 5]))
     assert batch["raw"].shape == (3, 1, 8, 10) and batch["boundary"].shape == (3, 1, 8, 10)
     assert all(v.dtype == np.float32 for v in batch.values())
@@ -55,3 +55,27 @@ def test_bad_inputs():
         normalize(np.zeros(3, np.int32))
     with pytest.raises(ValueError, match="does not fit"):
         random_crop((4, 4), (5, 1), np.random.default_rng(0))
+
+
+def test_intensity_augment_changes_the_look_but_keeps_the_order_of_grey_values():
+    raw = np.random.default_rng(0).integers(0, 256, size=(16, 16)).astype(np.uint8)
+    looks = [intensity_augment(raw, np.random.default_rng(s), noise=(0, 0)) for s in range(5)]
+    order = np.argsort(raw, axis=None, kind="stable")
+    for look in looks:
+        assert look.dtype == np.float32 and look.shape == raw.shape
+        assert 0 <= look.min() and look.max() <= 1
+        # a monotonic change: a brighter input pixel never comes out darker
+        assert np.all(np.diff(look.ravel()[order]) >= -1e-6)
+    assert len({round(float(look.mean()), 4) for look in looks}) == 5
+    again = intensity_augment(raw, np.random.default_rng(3), noise=(0, 0))
+    assert np.array_equal(again, looks[3])
+
+
+def test_batches_get_a_different_look_per_crop_with_intensity_augmentation():
+    raw, labels = _volume(np.random.default_rng(0))
+    plain = batch_maker(raw, labels, patch_shape=(8, 10), targets={},
+                        augment_intensity=False)(np.random.default_rng(1))["raw"]
+    varied = batch_maker(raw, labels, patch_shape=(8, 10), targets={})(
+        np.random.default_rng(1))["raw"]
+    assert varied.dtype == np.float32 and 0 <= varied.min() and varied.max() <= 1
+    assert not np.allclose(plain, varied)

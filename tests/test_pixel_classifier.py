@@ -73,7 +73,7 @@ def test_scribbles_are_deterministic_from_the_seed(toy):
 
 
 def test_scribbles_in_3d_stay_in_their_sections():
-    labels = synthetic_volume((5, 48, 48), "fly", seed=2).labels
+    labels = synthetic_volume((5, 96, 96), "fly", seed=2).labels
     boundaries = boundaries_from_labels(labels)
     marks = scribbles(boundaries, n_strokes=6, length=30, seed=0)
     assert marks.shape == boundaries.shape

@@ -46,7 +46,7 @@ def organelles(labels: np.ndarray, dist: np.ndarray, tubes: Tubes, vs: tuple[flo
     n_mito = rng.poisson(domain.mito_per_um3 * volume_um3) if len(tubes.points) else 0
     for i in rng.integers(0, max(len(tubes.points), 1), size=n_mito):
         _draw_mitochondrion(mito, labels, dist, tubes.points[i], tubes.directions[i],
-                            vs, domain, rng)
+                            tubes.radii[i], vs, domain, rng)
     vesicles = np.zeros(labels.shape, dtype=np.float32)
     n_bouton = rng.poisson(domain.bouton_per_um3 * volume_um3) if len(tubes.points) else 0
     for i in rng.integers(0, max(len(tubes.points), 1), size=n_bouton):
@@ -68,35 +68,49 @@ def _label_at(labels: np.ndarray, point: np.ndarray, vs: np.ndarray) -> int:
     return int(labels[tuple(vox)])
 
 
-def _draw_mitochondrion(mito, labels, dist, centre, axis, vs, domain, rng) -> None:
-    """A capsule-like ellipsoid with faint cristae, kept inside its own neurite."""
+def _draw_mitochondrion(mito, labels, dist, centre, axis, tube_radius, vs, domain, rng) -> None:
+    """A capsule with a dark matrix crossed by paler cristae, inside its own neurite.
+
+    It sits anywhere across its neurite, often against the membrane, as in
+    real axons, where a mitochondrion can fill the whole profile.
+    """
     length = rng.uniform(*domain.mito_length)
     radius = rng.uniform(*domain.mito_radius)
     vs = np.asarray(vs)
+    own = _label_at(labels, centre, vs)
+    side = _unit(np.cross(axis, rng.standard_normal(3)))
+    centre = centre + side * max(tube_radius - 0.6 * radius, 0.0) * rng.uniform(0.3, 1.0)
     box = _box(centre / vs, (length / 2 + radius) / vs, labels.shape)
-    if any(s.stop - s.start < 2 for s in box):
+    if any(s.stop - s.start < 2 for s in box) or own == 0:
         return
     grid = np.meshgrid(*[(np.arange(s.start, s.stop) + 0.5) * v for s, v in zip(box, vs)],
                        indexing="ij", sparse=True)
     rel = [g - c for g, c in zip(grid, centre)]
     along = sum(r * a for r, a in zip(rel, axis))
     radial2 = sum(r * r for r in rel) - along**2
-    inside = (along / (length / 2)) ** 2 + radial2 / radius**2 <= 1.0
-    own = _label_at(labels, centre, vs)
-    inside &= (labels[box] == own) & (dist[box] > 1.5 * vs.min()) & (own != 0)
-    # a dark rim (the double membrane) around a matrix crossed by cristae
-    depth = 1.0 - np.sqrt(np.clip((along / (length / 2)) ** 2 + radial2 / radius**2, 0, 1))
+    shape = (along / (length / 2)) ** 2 + radial2 / radius**2
+    inside = (shape <= 1.0) & (labels[box] == own) & (dist[box] > 0)
+    # a dark rim (the double membrane) around a dark matrix with pale cristae
+    depth = 1.0 - np.sqrt(np.clip(shape, 0, 1))
     rim = np.exp(-((depth * radius / (1.2 * vs.min())) ** 2))
-    cristae = 0.7 + 0.2 * np.cos(2 * np.pi * along / 60.0)
+    # cristae: pale folds across the matrix, irregular in spacing and angle
+    period = rng.uniform(45.0, 75.0)
+    wobble = ndimage.gaussian_filter(rng.standard_normal(inside.shape), 2.0)
+    phase = 2 * np.pi * along / period + 12.0 * wobble + rng.uniform(0, 6)
+    cristae = 0.8 - 0.35 * np.clip(np.cos(phase), 0, 1)
     shade = np.where(inside, np.maximum(cristae, rim), 0).astype(np.float32)
     np.maximum(mito[box], shade, out=mito[box])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) + 1e-12)
 
 
 def _draw_vesicle_cluster(vesicles, labels, dist, mito, centre, vs, domain, rng) -> None:
     """Small round vesicles (dark rim, pale lumen) scattered around ``centre``."""
     vs = np.asarray(vs)
     r = domain.vesicle_radius
-    ves = centre + rng.normal(0, 90.0, size=(domain.vesicles_per_bouton, 3))
+    ves = centre + rng.normal(0, domain.bouton_radius, size=(domain.vesicles_per_bouton, 3))
     vox = np.floor(ves / vs).astype(int)
     ok = np.all((vox >= 0) & (vox < labels.shape), axis=1)
     ves, vox = ves[ok], vox[ok]
@@ -120,7 +134,10 @@ def render(labels: np.ndarray, dist: np.ndarray, org: Organelles, vs: tuple[floa
            domain: Domain, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The EM image (float32 in ~[0, 1]) and the mask of faint/missing membranes."""
     shape = labels.shape
-    cyto = domain.cytoplasm + domain.cytoplasm_spread * rng.standard_normal(int(labels.max()) + 1)
+    n = int(labels.max()) + 1
+    cyto = domain.cytoplasm * (1 + domain.cytoplasm_spread * rng.standard_normal(n))
+    # some neurites (and glia) have a dark, dense cytoplasm
+    cyto *= np.where(rng.random(n) < domain.dark_cells, 1 - domain.dark_cell_depth, 1.0)
     cyto[0] = domain.extracellular
     img = cyto.astype(np.float32)[labels]
     # grain of about 1.5 voxels, and dark specks where the grain is extreme
@@ -130,13 +147,17 @@ def render(labels: np.ndarray, dist: np.ndarray, org: Organelles, vs: tuple[floa
     img *= 1 + domain.texture_fine * fine
     img *= 1 - domain.specks * np.clip(fine - 1.6, 0, 1)
     img *= 1 + domain.texture_coarse * smooth_noise(shape, vs, domain.texture_scale, rng)
+    # dark clouds in the cytoplasm (ribosomes, dense matrix): dark, but not walls
+    clouds = np.clip(smooth_noise(shape, vs, domain.cloud_scale, rng) - 1.0, 0, 1)
+    img *= 1 - domain.clouds * clouds
 
     width = domain.membrane_width * min(vs) * (1 + 0.35 * smooth_noise(shape, vs, 400.0, rng))
     width = np.clip(width, 0.5 * min(vs), None)
     strength, gaps = _membrane_strength(dist, width, vs, domain, rng)
     img *= 1 - domain.membrane_depth * strength * np.exp(-((dist / width) ** 2))
+    img *= 1 - domain.er_darkness * _endoplasmic_reticulum(dist, width, vs, domain, rng)
     img *= 1 - domain.mito_darkness * org.mito_shade
-    img *= 1 - 0.45 * org.vesicle_shade
+    img *= 1 - 0.5 * org.vesicle_shade
 
     sigma = domain.blur if domain.isotropic_blur else (0.0, domain.blur, domain.blur)
     img = ndimage.gaussian_filter(img, sigma)
@@ -147,6 +168,22 @@ def render(labels: np.ndarray, dist: np.ndarray, org: Organelles, vs: tuple[floa
         shape, dtype=np.float32)
     img = np.clip(img, 0, 1) ** domain.gamma
     return img.astype(np.float32), gaps
+
+
+def _endoplasmic_reticulum(dist, width, vs, domain, rng) -> np.ndarray:
+    """Thin dark sheets inside cells (ER, cisternae), in patches: in [0, 1].
+
+    In a section they are short curved dark lines, like pieces of membrane
+    that do not separate anything: a network must learn that a boundary is a
+    closed wall between two cells, not any thin dark line.
+    """
+    sheets = smooth_noise(dist.shape, vs, domain.er_spacing, rng)
+    # |field| is small on its zero level set; 0.15 gives lines about 1.5 voxels wide
+    lines = np.exp(-((sheets / 0.15) ** 2))
+    patches = smooth_noise(dist.shape, vs, 500.0, rng)
+    cut = np.quantile(patches[:: 4, :: 4, :: 4], 1.0 - domain.er_fraction)
+    inside = np.clip(dist / (2.5 * width) - 1.0, 0, 1)  # away from the cell's own membrane
+    return lines * np.clip((patches - cut) / 0.3, 0, 1) * inside
 
 
 def _membrane_strength(dist, width, vs, domain, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import io
+from .domains import get_domain
 from .synthetic import GENERATOR_VERSION, synthetic_volume
 
 __all__ = ["CourseDataset", "DATASETS", "list_datasets", "load_dataset", "prepare_datasets",
@@ -117,8 +118,10 @@ def prepare_datasets(names=None, *, directory=None, progress: bool = True) -> li
 
 def _spec(name: str) -> dict:
     domain, shape, seed = DATASETS[name]
+    # the domain's parameters are part of the key: a changed look rebuilds the cache
+    params = hashlib.blake2b(repr(get_domain(domain)).encode(), digest_size=8).hexdigest()
     return {"name": name, "domain": domain, "shape": list(shape), "seed": seed,
-            "generator_version": GENERATOR_VERSION}
+            "generator_version": GENERATOR_VERSION, "domain_parameters": params}
 
 
 def _checksum(*arrays: np.ndarray) -> str:

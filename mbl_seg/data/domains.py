@@ -1,14 +1,22 @@
 """The imaging "domains" of the synthetic data: tissue geometry and microscope look.
 
 A domain bundles everything that makes one data set look different from
-another: voxel size, neurite calibre, membrane thickness, contrast, noise and
-artefacts. The course uses two, for the domain-shift lesson of notebook 06:
+another: voxel size, neurite calibre, membrane thickness, contrast, clutter,
+noise and artefacts. The course uses two, for the domain-shift lesson of
+notebook 06:
 
-* ``"fly"``: FIB-SEM of *Drosophila* neuropil, 8 nm isotropic voxels, thin
-  dark membranes, bright grainy cytoplasm, many mitochondria.
+* ``"fly"``: FIB-SEM of *Drosophila* neuropil, 8 nm isotropic voxels: thin
+  axons beside a few wide dendrites, grainy cytoplasm with dark mitochondria,
+  vesicle clusters, ER and dark clouds.
 * ``"zebrafish"``: serial-section SEM of larval zebrafish, 36 x 12 x 12 nm
-  (anisotropic), thinner neurites in nm, large somata, lower contrast, coarser
-  texture and section-to-section jitter, occasional missing or shifted sections.
+  (anisotropic): thinner neurites, large somata, lower contrast, thinner
+  membranes in nm, more dark clutter, section-to-section jitter, occasional
+  missing or shifted sections.
+
+The numbers were calibrated against real FIB-SEM and ssTEM volumes with
+``bench/realism.py`` (contrast, dark clutter, calibres, membrane profile,
+spectrum; see README.md). Each volume draws its own look around these values
+(``appearance_spread``, see :func:`mbl_seg.data.randomized_look`).
 
 All lengths are in nm; all "fractions" are fractions of voxels or sections.
 """
@@ -30,38 +38,52 @@ class Domain:
     name: str
     voxel_size: tuple[float, float, float]
     # geometry
-    neurite_spacing: float = 210.0  # typical distance between neurite axes
-    radius_spread: float = 0.45  # log-normal spread of neurite core radius
+    radius_median: float = 70.0  # median core radius of an ordinary neurite
+    radius_spread: float = 0.5  # log-normal spread of that radius
+    large_area: float = 0.14  # share of the section area in large dendrites
+    large_radius: tuple[float, float] = (260.0, 480.0)  # their core radius
+    fill: float = 1.0  # disc area drawn per section area (packing leaves some out)
+    bundle_spread: float = 0.35  # how far the main neurite direction strays from z
+    crossing: float = 0.08  # share of neurites running in any direction
     wiggle: float = 0.35  # how much a neurite's direction changes per micron
     branch_probability: float = 0.35
     soma_count_per_um3: float = 0.0  # large cell bodies / glia
     soma_radius: float = 900.0
-    warp_amplitude: float = 55.0  # smooth deformation of membranes
+    warp_amplitude: float = 35.0  # smooth deformation of membranes
     warp_scale: float = 280.0
     extracellular_fraction: float = 0.02
     # organelles
-    mito_per_um3: float = 10.0
-    mito_length: tuple[float, float] = (250.0, 600.0)
-    mito_radius: tuple[float, float] = (50.0, 90.0)
-    bouton_per_um3: float = 1.5
+    mito_per_um3: float = 40.0
+    mito_length: tuple[float, float] = (300.0, 900.0)
+    mito_radius: tuple[float, float] = (55.0, 110.0)
+    bouton_per_um3: float = 5.0
     vesicle_radius: float = 20.0
-    vesicles_per_bouton: int = 40
+    vesicles_per_bouton: int = 80
+    bouton_radius: float = 110.0  # spread of a vesicle cluster
+    er_fraction: float = 0.25  # share of the volume with ER-like sheets
+    er_spacing: float = 120.0  # how far apart the sheets are
+    er_darkness: float = 0.35
     # appearance (intensities in [0, 1] before the final uint8 scaling)
     cytoplasm: float = 0.80
     cytoplasm_spread: float = 0.05
+    dark_cells: float = 0.18  # share of neurites with a dark cytoplasm
+    dark_cell_depth: float = 0.45  # how much darker they are
     extracellular: float = 0.84
-    membrane_depth: float = 0.74  # how much darker a full-strength membrane is
-    membrane_width: float = 1.3  # half-width of the membrane profile, voxels
-    mito_darkness: float = 0.7
-    texture_fine: float = 0.09
-    specks: float = 0.35
+    membrane_depth: float = 0.6  # how much darker a full-strength membrane is
+    membrane_width: float = 1.5  # half-width of the membrane profile, voxels
+    mito_darkness: float = 0.8
+    texture_fine: float = 0.14
+    specks: float = 0.7
     texture_coarse: float = 0.05
     texture_scale: float = 60.0
+    clouds: float = 0.5  # darkness of cloud-like dark patches in the cytoplasm
+    cloud_scale: float = 120.0
     blur: float = 0.7  # PSF sigma, voxels (in-plane; z too if isotropic_blur)
     isotropic_blur: bool = True
-    noise: float = 0.05
+    noise: float = 0.13
     section_jitter: float = 0.02
     gamma: float = 1.0
+    appearance_spread: float = 0.25  # per-volume random change of the look (0: fixed)
     # hard cases
     membrane_gaps: float = 0.04  # fraction of membrane area faint or missing
     missing_sections: float = 0.0
@@ -74,32 +96,34 @@ DOMAINS: dict[str, Domain] = {
     "zebrafish": Domain(
         name="zebrafish",
         voxel_size=(36.0, 12.0, 12.0),
-        neurite_spacing=230.0,
-        radius_spread=0.25,
+        radius_median=55.0,
+        radius_spread=0.5,
+        large_area=0.15,
+        bundle_spread=0.15,
         wiggle=0.25,
         branch_probability=0.2,
         soma_count_per_um3=0.03,
         soma_radius=800.0,
         warp_amplitude=30.0,
         extracellular_fraction=0.04,
-        mito_per_um3=3.0,
-        mito_length=(200.0, 450.0),
-        mito_radius=(45.0, 70.0),
-        bouton_per_um3=1.0,
-        vesicles_per_bouton=30,
+        mito_per_um3=15.0,
+        mito_length=(200.0, 600.0),
+        mito_radius=(60.0, 100.0),
+        bouton_per_um3=4.0,
+        vesicles_per_bouton=60,
         cytoplasm=0.66,
         cytoplasm_spread=0.07,
         extracellular=0.70,
-        membrane_depth=0.55,
-        membrane_width=1.1,
-        mito_darkness=0.45,
-        texture_fine=0.08,
-        specks=0.2,
+        membrane_depth=0.5,
+        membrane_width=0.6,
+        mito_darkness=0.7,
+        texture_fine=0.1,
+        specks=0.5,
         texture_coarse=0.08,
         texture_scale=120.0,
-        blur=0.9,
+        blur=0.5,
         isotropic_blur=False,
-        noise=0.08,
+        noise=0.09,
         section_jitter=0.05,
         gamma=1.15,
         membrane_gaps=0.06,

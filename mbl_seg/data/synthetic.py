@@ -6,6 +6,7 @@ course datasets of :mod:`mbl_seg.data.datasets`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -14,10 +15,10 @@ from .._validate import as_voxel_size
 from . import _appearance, _geometry
 from .domains import Domain, get_domain
 
-__all__ = ["SyntheticVolume", "synthetic_volume"]
+__all__ = ["SyntheticVolume", "synthetic_volume", "randomized_look"]
 
 # Bump when the generator's output changes, so cached datasets are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 class SyntheticVolume(NamedTuple):
@@ -55,12 +56,17 @@ def synthetic_volume(
 ) -> SyntheticVolume:
     """Generate an EM-like volume with dense neuron labels.
 
-    Neurites are smooth random tubes packed so densely that they touch; every
+    Neurites are smooth random tubes of very different calibre (many thin
+    axons, a few wide dendrites) packed so densely that they touch; every
     voxel belongs to one of them except a thin extracellular space (label 0).
-    The image has dark membranes of varying thickness, textured cytoplasm,
-    mitochondria, vesicle clusters, blur, noise, per-section brightness jitter,
-    and the hard cases: patches of faint or missing membrane and, optionally,
-    missing or misaligned sections.
+    The image has dark membranes of varying width, textured cytoplasm with
+    clutter as dark as a membrane (mitochondria against the membrane, vesicle
+    clusters, ER sheets, dark clouds, dark neurites), blur, noise,
+    per-section brightness jitter, and the hard cases: patches of faint or
+    missing membrane and, optionally, missing or misaligned sections. The
+    look (contrast, membrane depth and width, clutter, blur, noise) is drawn
+    afresh for every seed, around the domain's values, as real volumes
+    differ from each other.
 
     Parameters
     ----------
@@ -93,9 +99,10 @@ def synthetic_volume(
     vs = as_voxel_size(dom.voxel_size, 3)
     # one generator per stage: changing how one stage draws numbers does not
     # reshuffle the others
-    geo_rng, org_rng, img_rng, art_rng = (
-        np.random.default_rng([int(seed), stage]) for stage in range(4)
+    geo_rng, org_rng, img_rng, art_rng, look_rng = (
+        np.random.default_rng([int(seed), stage]) for stage in range(5)
     )
+    dom = randomized_look(dom, look_rng)
     labels, tubes = _geometry.neurite_labels(shape, vs, dom, geo_rng)
     dist = _appearance.membrane_distance(labels, vs)
     org = _appearance.organelles(labels, dist, tubes, vs, dom, org_rng)
@@ -103,6 +110,45 @@ def synthetic_volume(
     raw = _appearance.to_uint8(img)
     sections = _appearance.section_artefacts(raw, labels, vs, dom, art_rng)
     return SyntheticVolume(raw, labels, vs, gaps, org.mitochondria, tuple(sections))
+
+
+# appearance fields that vary from volume to volume, and how far (x the spread)
+_LOOK = {
+    "cytoplasm": 0.3, "cytoplasm_spread": 1.0, "dark_cells": 1.0, "dark_cell_depth": 0.7,
+    "membrane_depth": 0.6, "membrane_width": 0.8, "mito_per_um3": 1.0, "mito_darkness": 0.6,
+    "bouton_per_um3": 1.0, "texture_fine": 1.0, "specks": 1.0, "texture_coarse": 1.0,
+    "blur": 2.0, "noise": 1.0, "gamma": 0.6, "clouds": 1.0,
+}
+
+
+def randomized_look(domain: Domain, rng: np.random.Generator) -> Domain:
+    """The domain with its appearance drawn afresh around the domain's values.
+
+    Each field of the look (contrast, membrane depth and width, organelle
+    density and darkness, texture, blur, noise, gamma) is multiplied by a
+    factor ``exp(u)`` with ``u`` uniform in ``+-domain.appearance_spread``
+    (times a per-field weight). Real EM volumes differ this much from each
+    other; a network that saw only one look learns shortcuts such as
+    "darkest = membrane" that fail on the next microscope. Geometry is not
+    changed, and ``appearance_spread=0`` keeps the look fixed.
+
+    Examples
+    --------
+    >>> fly = get_domain("fly")
+    >>> randomized_look(fly, np.random.default_rng(0)).noise != fly.noise
+    True
+    >>> fixed = get_domain("fly", appearance_spread=0)
+    >>> randomized_look(fixed, np.random.default_rng(0)) == fixed
+    True
+    """
+    if domain.appearance_spread <= 0:
+        return domain
+    u = rng.uniform(-1.0, 1.0, size=len(_LOOK)) * domain.appearance_spread
+    changed = {k: getattr(domain, k) * float(np.exp(w * x)) for (k, w), x in zip(_LOOK.items(), u)}
+    changed["membrane_depth"] = min(changed["membrane_depth"], 0.9)
+    changed["cytoplasm"] = min(changed["cytoplasm"], 0.9)
+    changed["dark_cell_depth"] = min(changed["dark_cell_depth"], 0.7)
+    return replace(domain, **changed)
 
 
 def _check_shape(shape) -> tuple[int, int, int]:
