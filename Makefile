@@ -39,6 +39,7 @@ exercises: setup
 
 bench: setup
 	$(BIN)/python bench/bench_synthetic.py
+	$(BIN)/python bench/realism.py --ranges
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_malis.py
 	$(BIN)/python bench/bench_notebooks.py

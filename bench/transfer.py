@@ -117,11 +117,12 @@ def load_gala(path: str) -> Volume:
     return Volume("gala", raw, section_components(labels))
 
 
-def train_unet(volume: Volume, *, iterations: int, seed: int, device: str) -> torch.nn.Module:
+def train_unet(volume: Volume, *, iterations: int, seed: int, device: str,
+               intensity: bool = True) -> torch.nn.Module:
     """Notebook 02's boundary U-Net, trained from scratch on ``volume`` (no checkpoint)."""
     net = UNet(dims=2, depth=3, base_features=16, padding="same", seed=seed)
     make_batch = batch_maker(volume.raw, volume.labels, batch_size=4, patch_shape=(128, 128),
-                             targets={"target": boundaries})
+                             targets={"target": boundaries}, augment_intensity=intensity)
 
     def loss_fn(logits, batch):
         return balanced_bce(logits, batch["target"])
@@ -211,6 +212,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="weights and batches (default 0)")
     parser.add_argument("--h", type=float, default=16.0, help="watershed seed h in nm (16)")
     parser.add_argument("--device", help="cpu, cuda, mps (default: mbl_seg.env's choice)")
+    parser.add_argument("--no-intensity-augmentation", dest="intensity", action="store_false",
+                        help="train without the batches' random contrast, gamma and noise")
     parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "transfer.png"),
                         help="PNG figure (default bench/out/transfer.png; '' for none)")
     args = parser.parse_args()
@@ -219,7 +222,8 @@ def main() -> None:
     fly = data.load_dataset("fly/train2d")
     fly_test = data.load_dataset("fly/test2d")
     pixel_size = tuple(float(v) for v in fly.voxel_size[1:])
-    print(f"device {device} | {args.iterations} iterations | seed {args.seed} | watershed "
+    print(f"device {device} | {args.iterations} iterations | seed {args.seed} | intensity "
+          f"augmentation {'on' if args.intensity else 'off'} | watershed "
           f"h = {args.h:g} nm at {pixel_size[0]:g} nm pixels")
     tests = [Volume("fly/test2d (synth.)", fly_test.raw, fly_test.labels, real=False)]
     isbi_train = None
@@ -240,7 +244,8 @@ def main() -> None:
     rows, results, probabilities = [], {}, {}
     for network, volume in networks.items():
         print(f"training {network} on {volume.name}, {volume.raw.shape}")
-        model = train_unet(volume, iterations=args.iterations, seed=args.seed, device=device)
+        model = train_unet(volume, iterations=args.iterations, seed=args.seed, device=device,
+                           intensity=args.intensity)
         for test in tests:
             probs, row = assess(model, test, pixel_size=pixel_size, h=args.h, device=device)
             rows.append((network, test.name, row))

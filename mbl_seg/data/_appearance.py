@@ -80,7 +80,9 @@ def _draw_mitochondrion(mito, labels, dist, centre, axis, tube_radius, vs, domai
     own = _label_at(labels, centre, vs)
     side = _unit(np.cross(axis, rng.standard_normal(3)))
     centre = centre + side * max(tube_radius - 0.6 * radius, 0.0) * rng.uniform(0.3, 1.0)
-    box = _box(centre / vs, (length / 2 + radius) / vs, labels.shape)
+    # the bounding box of the ellipsoid, axis by axis
+    half = np.sqrt((length / 2 * axis) ** 2 + radius**2 * (1 - axis**2))
+    box = _box(centre / vs, half / vs, labels.shape)
     if any(s.stop - s.start < 2 for s in box) or own == 0:
         return
     grid = np.meshgrid(*[(np.arange(s.start, s.stop) + 0.5) * v for s, v in zip(box, vs)],
@@ -95,8 +97,10 @@ def _draw_mitochondrion(mito, labels, dist, centre, axis, tube_radius, vs, domai
     rim = np.exp(-((depth * radius / (1.2 * vs.min())) ** 2))
     # cristae: pale folds across the matrix, irregular in spacing and angle
     period = rng.uniform(45.0, 75.0)
-    wobble = ndimage.gaussian_filter(rng.standard_normal(inside.shape), 2.0)
-    phase = 2 * np.pi * along / period + 12.0 * wobble + rng.uniform(0, 6)
+    across = sum(r * c for r, c in zip(rel, _unit(np.cross(axis, side))))
+    knots = np.arange(-length / 2 - 60.0, length / 2 + 90.0, 30.0)
+    jitter = np.interp(along, knots, rng.uniform(-1.5, 1.5, len(knots)))
+    phase = 2 * np.pi * (along + rng.uniform(-0.6, 0.6) * across) / period + jitter
     cristae = 0.8 - 0.35 * np.clip(np.cos(phase), 0, 1)
     shade = np.where(inside, np.maximum(cristae, rim), 0).astype(np.float32)
     np.maximum(mito[box], shade, out=mito[box])
@@ -159,6 +163,10 @@ def render(labels: np.ndarray, dist: np.ndarray, org: Organelles, vs: tuple[floa
     img *= 1 - domain.mito_darkness * org.mito_shade
     img *= 1 - 0.5 * org.vesicle_shade
 
+    # detector noise is not white at these pixel sizes: part of it is added
+    # before the point spread function, which turns it into a fine grain
+    grain = rng.standard_normal(shape, dtype=np.float32)
+    img += domain.noise * domain.grain * np.sqrt(np.clip(img, 0.01, None)) * grain
     sigma = domain.blur if domain.isotropic_blur else (0.0, domain.blur, domain.blur)
     img = ndimage.gaussian_filter(img, sigma)
     gain = 1 + domain.section_jitter * rng.standard_normal((shape[0], 1, 1))

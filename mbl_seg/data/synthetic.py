@@ -115,9 +115,9 @@ def synthetic_volume(
 # appearance fields that vary from volume to volume, and how far (x the spread)
 _LOOK = {
     "cytoplasm": 0.3, "cytoplasm_spread": 1.0, "dark_cells": 1.0, "dark_cell_depth": 0.7,
-    "membrane_depth": 0.6, "membrane_width": 0.8, "mito_per_um3": 1.0, "mito_darkness": 0.6,
+    "membrane_depth": 0.6, "membrane_width": 0.6, "mito_per_um3": 1.0, "mito_darkness": 0.6,
     "bouton_per_um3": 1.0, "texture_fine": 1.0, "specks": 1.0, "texture_coarse": 1.0,
-    "blur": 2.0, "noise": 1.0, "gamma": 0.6, "clouds": 1.0,
+    "blur": 1.5, "noise": 1.0, "gamma": 0.6, "clouds": 1.0, "grain": 1.0,
 }
 
 
@@ -146,7 +146,7 @@ def randomized_look(domain: Domain, rng: np.random.Generator) -> Domain:
     u = rng.uniform(-1.0, 1.0, size=len(_LOOK)) * domain.appearance_spread
     changed = {k: getattr(domain, k) * float(np.exp(w * x)) for (k, w), x in zip(_LOOK.items(), u)}
     changed["membrane_depth"] = min(changed["membrane_depth"], 0.9)
-    changed["cytoplasm"] = min(changed["cytoplasm"], 0.9)
+    changed["cytoplasm"] = min(changed["cytoplasm"], 0.8)
     changed["dark_cell_depth"] = min(changed["dark_cell_depth"], 0.7)
     return replace(domain, **changed)
 
