@@ -12,10 +12,10 @@ from .datasets import (
     prepare_datasets,
 )
 from .domains import DOMAINS, Domain, get_domain
-from .synthetic import SyntheticVolume, synthetic_volume
+from .synthetic import SyntheticVolume, randomized_look, synthetic_volume
 
 __all__ = [
     "DATASETS", "CourseDataset", "data_dir", "list_datasets", "load_dataset",
     "prepare_datasets", "DOMAINS", "Domain", "get_domain", "SyntheticVolume",
-    "synthetic_volume",
+    "synthetic_volume", "randomized_look",
 ]

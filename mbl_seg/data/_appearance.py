@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from ._geometry import Tubes
+from ._geometry import Tubes, _unit
 from ._noise import smooth_noise
 from .domains import Domain
 
@@ -104,10 +104,6 @@ def _draw_mitochondrion(mito, labels, dist, centre, axis, tube_radius, vs, domai
     cristae = 0.8 - 0.35 * np.clip(np.cos(phase), 0, 1)
     shade = np.where(inside, np.maximum(cristae, rim), 0).astype(np.float32)
     np.maximum(mito[box], shade, out=mito[box])
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / (np.linalg.norm(v) + 1e-12)
 
 
 def _draw_vesicle_cluster(vesicles, labels, dist, mito, centre, vs, domain, rng) -> None:
