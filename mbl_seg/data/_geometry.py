@@ -128,7 +128,7 @@ def _draw_radii(area: float, domain: Domain, rng: np.random.Generator) -> np.nda
     """
     radii, covered = [], 0.0
     while covered < domain.large_area * area:
-        radii.append(rng.uniform(*domain.large_radius))
+        radii.append(max(rng.uniform(*domain.large_radius), 15.0))
         covered += np.pi * radii[-1] ** 2
     while covered < area:
         radii.append(_ordinary_radius(domain, rng))
