@@ -217,3 +217,9 @@ def test_disc_packing_keeps_discs_apart_and_inside():
     assert np.all(d >= 0.85 * (r[:, None] + r[None]) - 1e-9)
     # the biggest discs come first, so they are never the ones left out
     assert placed[0] == 0
+
+
+def test_degenerate_calibre_ranges_still_finish():
+    # a large-dendrite radius of 0 used to loop for ever while drawing calibres
+    vol = synthetic_volume((4, 32, 32), "fly", seed=0, large_radius=(0.0, 0.0))
+    assert vol.labels.max() > 0
