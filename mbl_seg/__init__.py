@@ -18,27 +18,26 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from . import (  # noqa: E402
-    checkpoints,
-    checks,
-    data,
-    env,
-    errors,
-    evaluate,
-    features,
-    io,
-    losses,
-    malis,
-    models,
-    pipeline,
-    pixel_classifier,
-    predict,
-    segment,
-    targets,
-    train,
-    viz,
+# Sub-modules load on first use (PEP 562): ``import mbl_seg`` stays cheap, and
+# the ground floor (data, io, targets, ...) never pulls in torch, numba or matplotlib.
+_SUBMODULES = (
+    "checkpoints", "checks", "cli", "data", "env", "errors", "evaluate", "features", "io",
+    "losses", "malis", "models", "notebooks", "pipeline", "pixel_classifier", "predict",
+    "segment", "targets", "torch_targets", "train", "viz",
 )
 
-__all__ = ["checkpoints", "checks", "data", "env", "errors", "evaluate", "features", "io", "losses", "malis", "models",
-           "pipeline", "pixel_classifier", "predict", "segment", "targets", "train", "viz",
-           "__version__"]
+__all__ = [*_SUBMODULES, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'mbl_seg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

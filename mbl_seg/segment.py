@@ -27,7 +27,7 @@ from skimage.morphology import reconstruction
 from skimage.segmentation import watershed
 
 from ._validate import as_image, as_voxel_size
-from .targets import _as_offsets, _shifted_pair, nearest_offsets
+from .targets import as_offsets, nearest_offsets, offset_slices
 
 __all__ = ["find_seeds", "seeded_watershed", "boundaries_from_affinities",
            "watershed_from_affinities", "fragments_from_affinities", "components_from_affinities",
@@ -285,14 +285,14 @@ def components_from_affinities(affs: np.ndarray, offsets: Sequence[Sequence[int]
         raise ValueError("affs must be a (k, z, y, x) or (k, y, x) numpy array, got "
                          f"{getattr(affs, 'shape', type(affs).__name__)}")
     spatial = affs.shape[1:]
-    offsets = _as_offsets(nearest_offsets(len(spatial)) if offsets is None else offsets,
+    offsets = as_offsets(nearest_offsets(len(spatial)) if offsets is None else offsets,
                           len(spatial))
     if len(offsets) != affs.shape[0]:
         raise ValueError(f"{affs.shape[0]} affinity channels but {len(offsets)} offsets")
     ids = np.arange(int(np.prod(spatial))).reshape(spatial)
     rows, cols = [], []
     for channel, offset in zip(affs, offsets):
-        a, b = _shifted_pair(spatial, offset)
+        a, b = offset_slices(spatial, offset)
         keep = channel[a] > threshold
         rows.append(ids[a][keep])
         cols.append(ids[b][keep])

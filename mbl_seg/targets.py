@@ -21,14 +21,13 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from scipy import ndimage
 
 from ._validate import as_labels, as_voxel_size
 
 __all__ = [
     "boundaries", "distance_transform", "nearest_offsets", "affinities", "affinity_mask",
-    "affinities_torch",
+    "as_offsets", "offset_slices",
 ]
 
 
@@ -44,7 +43,7 @@ def _offsets_within(radius_nm: float, voxel_size: tuple[float, ...]) -> list[tup
     return found
 
 
-def _shifted_pair(shape: tuple[int, ...], offset: Sequence[int]) -> tuple[tuple, tuple]:
+def offset_slices(shape: tuple[int, ...], offset: Sequence[int]) -> tuple[tuple, tuple]:
     """Slices ``a, b`` such that ``x[b]`` is the neighbour at ``+offset`` of ``x[a]``."""
     a = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, shape))
     b = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(offset, shape))
@@ -89,7 +88,7 @@ def boundaries(labels: np.ndarray, *, thickness: float | None = None,
         raise ValueError(f"thickness must be a positive number of nm, got {thickness!r}")
     out = labels == 0
     for offset in _offsets_within(thickness / 2, voxel_size):
-        a, b = _shifted_pair(labels.shape, offset)
+        a, b = offset_slices(labels.shape, offset)
         out[a] |= labels[a] != labels[b]
     return out.astype(np.float32)
 
@@ -153,7 +152,12 @@ def nearest_offsets(ndim: int) -> list[tuple[int, ...]]:
     return [tuple(-int(i == j) for j in range(ndim)) for i in range(ndim)]
 
 
-def _as_offsets(offsets, ndim: int) -> list[tuple[int, ...]]:
+def as_offsets(offsets, ndim: int) -> list[tuple[int, ...]]:
+    """``offsets`` checked as a list of ``ndim``-tuples of ints (ValueError/TypeError if not).
+
+    >>> as_offsets([(0, -1), (-1, 0)], 2)
+    [(0, -1), (-1, 0)]
+    """
     if isinstance(offsets, np.ndarray):
         offsets = offsets.tolist()
     try:
@@ -197,11 +201,11 @@ def affinities(labels: np.ndarray, offsets: Sequence[Sequence[int]] | None = Non
     array([[[0., 1., 0.]]], dtype=float32)
     """
     labels = as_labels(labels)
-    offsets = _as_offsets(nearest_offsets(labels.ndim) if offsets is None else offsets,
+    offsets = as_offsets(nearest_offsets(labels.ndim) if offsets is None else offsets,
                           labels.ndim)
     affs = np.zeros((len(offsets), *labels.shape), np.float32)
     for k, offset in enumerate(offsets):
-        a, b = _shifted_pair(labels.shape, offset)
+        a, b = offset_slices(labels.shape, offset)
         affs[k][a] = (labels[a] == labels[b]) & (labels[a] != 0)
     return affs
 
@@ -233,7 +237,7 @@ def affinity_mask(shape: Sequence[int], offsets: Sequence[Sequence[int]] | None 
     shape = tuple(int(n) for n in shape)
     if len(shape) not in (2, 3) or min(shape) < 1:
         raise ValueError(f"shape must be 2 or 3 positive sizes (z, y, x), got {shape!r}")
-    offsets = _as_offsets(nearest_offsets(len(shape)) if offsets is None else offsets,
+    offsets = as_offsets(nearest_offsets(len(shape)) if offsets is None else offsets,
                           len(shape))
     if known is None:
         known = np.ones(shape, bool)
@@ -243,42 +247,6 @@ def affinity_mask(shape: Sequence[int], offsets: Sequence[Sequence[int]] | None 
     known = known.astype(bool)
     mask = np.zeros((len(offsets), *shape), np.float32)
     for k, offset in enumerate(offsets):
-        a, b = _shifted_pair(shape, offset)
+        a, b = offset_slices(shape, offset)
         mask[k][a] = known[a] & known[b]
     return mask
-
-
-def affinities_torch(labels: torch.Tensor,
-                     offsets: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
-    """:func:`affinities` for a torch batch, on its device (for targets made on the fly).
-
-    Parameters
-    ----------
-    labels : (B, Z, Y, X) or (B, Y, X) integer torch.Tensor
-        A batch of label images; 0 = background.
-    offsets : list of tuple of int, optional
-        One per channel, for the spatial axes; default :func:`nearest_offsets`.
-
-    Returns
-    -------
-    (B, K, Z, Y, X) or (B, K, Y, X) torch.Tensor of float32
-
-    Examples
-    --------
-    >>> affinities_torch(torch.tensor([[[1, 1, 2]]]), [(0, -1)])
-    tensor([[[[0., 1., 0.]]]])
-    """
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
-    if labels.is_floating_point() or labels.is_complex() or labels.dim() not in (3, 4):
-        raise ValueError("labels must be an integer tensor (b, z, y, x) or (b, y, x), got "
-                         f"dtype {labels.dtype} and shape {tuple(labels.shape)}")
-    spatial = labels.shape[1:]
-    offsets = _as_offsets(nearest_offsets(len(spatial)) if offsets is None else offsets,
-                          len(spatial))
-    affs = labels.new_zeros((labels.shape[0], len(offsets), *spatial), dtype=torch.float32)
-    for k, offset in enumerate(offsets):
-        a, b = _shifted_pair(tuple(spatial), offset)
-        here, there = labels[(slice(None), *a)], labels[(slice(None), *b)]
-        affs[(slice(None), k, *a)] = ((here == there) & (here != 0)).float()
-    return affs

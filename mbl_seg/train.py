@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -317,7 +316,7 @@ def plot_losses(result, *, validation=None, ax=None, smooth: int | None = None):
     >>> ax = plot_losses([1.0, 0.5, 0.3, 0.2], validation=[(2, 0.7), (4, 0.4)], smooth=2)
     >>> ax.get_yscale(), ax.get_xlabel()
     ('log', 'iteration')
-    >>> plt.close(ax.figure)
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     losses, validation = _history_of(result, validation)
     if smooth is None:
@@ -325,6 +324,8 @@ def plot_losses(result, *, validation=None, ax=None, smooth: int | None = None):
     if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 0:
         raise ValueError(f"smooth must be a window of iterations (int >= 0), got {smooth!r}")
     if ax is None:
+        import matplotlib.pyplot as plt  # only when a figure is asked for
+
         ax = plt.figure(figsize=(7, 3.5), layout="constrained").add_subplot()
     steps = np.arange(1, losses.size + 1)
     ax.plot(steps, losses, color="C0", alpha=0.35 if smooth > 1 else 1.0, lw=1, label="loss")

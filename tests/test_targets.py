@@ -6,12 +6,12 @@ import torch
 
 from mbl_seg.targets import (
     affinities,
-    affinities_torch,
     affinity_mask,
     boundaries,
     distance_transform,
     nearest_offsets,
 )
+from mbl_seg.torch_targets import affinities_torch
 
 
 def _random_labels(rng, shape, n=4):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..targets import _shifted_pair, affinities
+from ..targets import affinities, offset_slices
 from ._core import CheckResult, _call, _Fail, _run
 
 __all__ = ["check_affinities"]
@@ -34,7 +34,7 @@ def _same_label(labels, offset, *, background: bool, wrap: bool) -> np.ndarray:
         out = labels == partner
         return out & (labels != 0) if not background else out
     out = np.zeros(labels.shape, bool)
-    a, b = _shifted_pair(labels.shape, offset)
+    a, b = offset_slices(labels.shape, offset)
     out[a] = labels[a] == labels[b]
     if not background:
         out[a] &= labels[a] != 0
