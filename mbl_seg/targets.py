@@ -32,13 +32,18 @@ __all__ = [
 
 
 def _offsets_within(radius_nm: float, voxel_size: tuple[float, ...]) -> list[tuple[int, ...]]:
-    """Non-zero integer offsets whose length in nm is at most ``radius_nm`` (at least faces)."""
-    radius_nm = max(radius_nm, min(voxel_size))
-    reach = [int(radius_nm // v) for v in voxel_size]
+    """The face offsets, plus every other integer offset at most ``radius_nm`` long.
+
+    The faces always count, whatever the voxel size: two voxels that share a
+    face and belong to different objects are both on the boundary, also across
+    the coarse z axis of anisotropic data, where a radius in nm would not reach.
+    """
+    reach = [max(1, int(radius_nm // v)) for v in voxel_size]
     found = []
     for off in itertools.product(*(range(-r, r + 1) for r in reach)):
         length = math.sqrt(sum((o * v) ** 2 for o, v in zip(off, voxel_size)))
-        if any(off) and length <= radius_nm + 1e-9:
+        face = sum(o != 0 for o in off) == 1 and max(map(abs, off)) == 1
+        if any(off) and (face or length <= radius_nm + 1e-9):
             found.append(off)
     return found
 
@@ -60,10 +65,11 @@ def boundaries(labels: np.ndarray, *, thickness: float | None = None,
         Ground truth; 0 = background (always boundary: it is not inside an object).
     thickness : float, optional
         Width in nm of the band marked across a membrane. A voxel is a boundary
-        if a voxel with a different label lies within ``thickness / 2`` nm of
-        it. Default: twice the smallest voxel size, i.e. one voxel on each side
-        of a contact in the finest plane. With anisotropic voxels the band is
-        measured in nm, so it does not reach across the coarse axis.
+        if a face neighbour has a different label (along every axis, whatever
+        the voxel size), or if a voxel with a different label lies within
+        ``thickness / 2`` nm of it. Default: twice the smallest voxel size,
+        i.e. exactly the face neighbours: one voxel on each side of a contact.
+        The thickness only widens the band, measured in nm.
     voxel_size : sequence of float, optional
         nm per voxel, (z, y, x) order; default 1 per axis.
 

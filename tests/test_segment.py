@@ -83,7 +83,7 @@ def test_h_maxima_drop_small_bumps_keep_tall_peaks():
 
 def test_per_section_segments_each_section_with_unique_ids():
     labels = np.stack([_two_discs(), _two_discs()[:, ::-1]])
-    seg = per_section(seeded_watershed, boundary_map(labels, voxel_size=(100, 1, 1)),
+    seg = per_section(seeded_watershed, np.stack([boundary_map(s) for s in labels]),
                       min_seed_distance=8)
     ids = [set(np.unique(s).tolist()) - {0} for s in seg]
     assert len(ids[0]) >= 2 and not ids[0] & ids[1]

@@ -120,11 +120,29 @@ def test_boundary_thickness_is_in_nm_and_anisotropy_aware():
     thick = boundaries(labels, voxel_size=(40, 4, 4), thickness=16)
     assert thin[0, 0].tolist() == [0, 0, 0, 1, 1, 0, 0, 0, 0]
     assert thick[0, 0].tolist() == [0, 0, 1, 1, 1, 1, 0, 0, 0]
-    # a z contact 40 nm away is not reached by a 16 nm band
+    # a contact across z is a boundary however thick the sections: every face
+    # neighbour counts, the thickness only widens the band
     stacked = np.zeros((2, 3, 3), np.uint64)
     stacked[0], stacked[1] = 1, 2
-    assert boundaries(stacked, voxel_size=(40, 4, 4), thickness=16).max() == 0
-    assert boundaries(stacked).min() == 1  # isotropic: the z contact is a boundary
+    assert boundaries(stacked, voxel_size=(40, 4, 4), thickness=16).min() == 1
+    assert boundaries(stacked, voxel_size=(40, 4, 4)).min() == 1
+    assert boundaries(stacked).min() == 1
+
+
+@pytest.mark.parametrize("voxel_size", [(36, 12, 12), (8, 8, 8), (50, 4, 4)])
+def test_every_voxel_with_a_differing_face_neighbour_is_a_boundary(voxel_size):
+    labels = np.random.default_rng(3).integers(1, 4, size=(5, 6, 7)).astype(np.uint64)
+    got = boundaries(labels, voxel_size=voxel_size)
+    expected = np.zeros(labels.shape, bool)
+    for z, y, x in itertools.product(*(range(n) for n in labels.shape)):
+        for axis in range(3):
+            for step in (-1, 1):
+                n = [z, y, x]
+                n[axis] += step
+                if 0 <= n[axis] < labels.shape[axis] and labels[tuple(n)] != labels[z, y, x]:
+                    expected[z, y, x] = True
+    # the default band is exactly the face neighbours (no wider in the finest plane)
+    assert np.array_equal(got.astype(bool), expected)
 
 
 def test_distance_transform_grows_inside_objects_in_nm():
