@@ -4,8 +4,11 @@ A checkpoint is one file holding the model, optimizer and gradient-scaler
 states, the iteration, the loss and validation histories, the seed and a small
 config; it is written atomically (a temporary file, then ``os.replace``), so an
 interrupted save never leaves a broken checkpoint behind. A checkpoint of
-another run (other architecture, optimizer or seed) is never overwritten
-silently: resuming from it raises and says what differs.
+another run (other architecture, optimizer or optimizer settings such as the
+learning rate, seed, batches made by :func:`mbl_seg.pipeline.batch_maker` with
+other sizes, augmentations or training data) is never resumed or overwritten
+silently: resuming from it raises and says what differs. (The loss function is
+not compared: name a new checkpoint when you change it.)
 
 Used in: notebooks/02_deep_boundaries and every later notebook that trains a network
 (through :func:`mbl_seg.train.train`), and to load a pretrained network.
@@ -48,10 +51,22 @@ def _checkpoint_file(checkpoint) -> Path | None:
     return path / CHECKPOINT_NAME if path.is_dir() or not path.suffix else path
 
 
-def _config(model, opt, input_key: str) -> dict:
+def _config(model, opt, input_key: str, make_batch=None) -> dict:
+    """What makes a run this run: model, optimizer and its settings, the batches."""
+    settings = {k: _plain(v) for k, v in opt.param_groups[0].items() if k != "params"}
     return {"model_class": type(model).__name__, "model_repr": repr(model),
-            "optimizer_class": type(opt).__name__, "input_key": input_key,
+            "optimizer_class": type(opt).__name__, "optimizer_settings": settings,
+            "batches": getattr(make_batch, "config", None), "input_key": input_key,
             "torch": str(torch.__version__)}
+
+
+def _plain(value):
+    """A settings value as plain Python (numbers, strings, lists) for saving and comparing."""
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
 
 
 def _start(path: Path | None, model, opt, scaler, config: dict, *, seed: int, resume: bool,
@@ -104,7 +119,25 @@ def _run_differences(saved: dict, model, config: dict, seed: int) -> list[str]:
         problems.append("the model's layers differ (compare repr(model))")
     if saved.get("seed") != seed:
         problems.append(f"seed {saved.get('seed')} there, {seed} here")
+    problems += _setting_differences(old, config, "optimizer_settings", "optimizer")
+    problems += _setting_differences(old, config, "batches", "batches")
     return problems
+
+
+def _setting_differences(old: Mapping, config: Mapping, key: str, what: str) -> list[str]:
+    """``name there, name here`` for each setting that differs (training data: one line)."""
+    if key not in old:
+        return [f"the checkpoint does not record its {what} (made by an older mbl_seg)"]
+    there, here = old[key] or {}, config[key] or {}
+    found = []
+    for name in sorted(set(there) | set(here)):
+        if there.get(name) == here.get(name):
+            continue
+        if name in ("raw", "labels"):
+            found.append(f"the training data differ ({name})")
+        else:
+            found.append(f"{what} {name} {there.get(name)} there, {here.get(name)} here")
+    return found
 
 
 def _shape_differences(state: Mapping, model, limit: int = 3) -> list[str]:

@@ -11,6 +11,7 @@ Used in: notebooks/02_deep_boundaries, 03_affinities, 04_malis.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -177,4 +178,17 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
             items.append(item)
         return {k: np.stack([it[k] for it in items]) for k in items[0]}
 
+    # what a checkpoint compares to tell this run from another (mbl_seg.train)
+    make_batch.config = {
+        "raw": _fingerprint(raw), "labels": _fingerprint(labels),
+        "patch_shape": list(patch_shape), "batch_size": int(batch_size),
+        "sections": bool(sections), "targets": sorted(targets),
+        "augment_data": bool(augment_data), "augment_intensity": bool(augment_intensity),
+    }
     return make_batch
+
+
+def _fingerprint(array: np.ndarray) -> str:
+    """Shape, dtype and a hash of the contents: equal arrays, equal fingerprints."""
+    digest = hashlib.blake2b(np.ascontiguousarray(array).view(np.uint8).data, digest_size=8)
+    return f"{array.dtype}{list(array.shape)}:{digest.hexdigest()}"

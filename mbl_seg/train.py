@@ -143,7 +143,7 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
     model.to(device)
     opt = _make_optimizer(optimizer, model)
     scaler = torch.amp.GradScaler(torch.device(device).type, enabled=amp)
-    config = _config(model, opt, input_key)
+    config = _config(model, opt, input_key, make_batch)
     history = _start(path, model, opt, scaler, config, seed=seed, resume=resume,
                      overwrite=overwrite, verbose=progress, iterations=iterations)
     started = time.perf_counter()

@@ -223,3 +223,10 @@ def test_degenerate_calibre_ranges_still_finish():
     # a large-dendrite radius of 0 used to loop for ever while drawing calibres
     vol = synthetic_volume((4, 32, 32), "fly", seed=0, large_radius=(0.0, 0.0))
     assert vol.labels.max() > 0
+
+
+def test_the_data_folder_says_what_is_generated_there():
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "data" / "README.md"
+    assert readme.is_file() and "course.zarr" in readme.read_text()

@@ -198,6 +198,10 @@ def test_a_failed_save_leaves_the_old_checkpoint_and_no_temporary_file(tmp_path,
     ({"model": lambda: make_model(activation=torch.nn.Tanh)}, "layers differ"),
     ({"seed": 1}, "seed 0 there, 1 here"),
     ({"optimizer": lambda p: torch.optim.SGD(p, lr=0.1)}, "optimizer Adam there, SGD here"),
+    # a student who changes the learning rate must not get the old run back
+    ({"optimizer": lambda p: torch.optim.Adam(p, lr=1e-3)}, "lr 0.01 there, 0.001 here"),
+    ({"optimizer": lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-4)},
+     "weight_decay 0 there, 0.0001 here"),
 ])
 def test_a_checkpoint_of_another_run_raises_and_is_left_alone(tmp_path, other, match):
     path = tmp_path / "c.pt"
@@ -410,3 +414,27 @@ def test_mixed_precision_path_with_gradient_scaler_resumes(tmp_path, monkeypatch
     assert torch.load(tmp_path / tr.CHECKPOINT_NAME, weights_only=True)["scaler"]["scale"] > 0
     resumed = run(iterations=4, checkpoint=tmp_path)
     assert resumed.losses == whole.losses and np.isfinite(whole.losses).all()
+
+
+def test_a_checkpoint_of_other_batches_or_data_raises(tmp_path):
+    from mbl_seg.pipeline import batch_maker
+
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 255, (2, 24, 24)).astype(np.uint8)
+    labels = rng.integers(1, 3, (2, 24, 24)).astype(np.uint64)
+
+    def batches(raw=raw, **options):
+        options = {"patch_shape": (16, 16), "batch_size": 2, **options}
+        return batch_maker(raw, labels, targets={"target": lambda l: l > 1}, **options)
+
+    path = tmp_path / "c.pt"
+    options = {"iterations": 2, "device": "cpu", "progress": False, "checkpoint": path}
+    tr.train(make_model(), batches(), bce, **options)
+    tr.train(make_model(), batches(), bce, **{**options, "iterations": 3})  # same run: resumes
+    before = path.read_bytes()
+    for other, match in ((batches(batch_size=3), "batch_size 2 there, 3 here"),
+                         (batches(patch_shape=(8, 8)), r"patch_shape \[16, 16\] there"),
+                         (batches(raw=raw[::-1].copy()), "training data differ")):
+        with pytest.raises(FileExistsError, match=match):
+            tr.train(make_model(), other, bce, **{**options, "iterations": 4})
+        assert path.read_bytes() == before
