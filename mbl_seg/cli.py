@@ -32,7 +32,11 @@ def _check(args: argparse.Namespace) -> int:
 def _data(args: argparse.Namespace) -> int:
     from .data import data_dir, prepare_datasets
 
-    names = prepare_datasets(args.names or None, directory=args.dir)
+    try:
+        names = prepare_datasets(args.names or None, directory=args.dir)
+    except FileExistsError as err:  # a folder we must not touch: say which, no traceback
+        print(f"mbl-seg data: {err}", file=sys.stderr)
+        return 1
     print(f"{len(names)} datasets ready in {Path(args.dir or data_dir()) / 'course.zarr'}")
     return 0
 

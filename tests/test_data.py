@@ -230,3 +230,34 @@ def test_the_data_folder_says_what_is_generated_there():
 
     readme = Path(__file__).resolve().parents[1] / "data" / "README.md"
     assert readme.is_file() and "course.zarr" in readme.read_text()
+
+
+@pytest.mark.parametrize("damage", ["truncated chunk", "garbled array metadata"])
+def test_a_damaged_chunk_or_array_metadata_is_rebuilt_once(tmp_path, small_registry, damage):
+    good = data.load_dataset(small_registry, directory=tmp_path)
+    raw = tmp_path / "course.zarr" / "fly" / "train" / "raw"
+    if damage == "truncated chunk":
+        chunk = next(p for p in sorted((raw / "c").rglob("*")) if p.is_file())
+        with open(chunk, "r+b") as f:
+            f.truncate(10)
+    else:
+        (raw / "zarr.json").write_text("{ garbled")
+    with pytest.warns(UserWarning, match="rebuilding"):
+        rebuilt = data.load_dataset(small_registry, directory=tmp_path)
+    assert np.array_equal(rebuilt.raw, good.raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and then it is healthy again
+        assert np.array_equal(data.load_dataset(small_registry, directory=tmp_path).raw, good.raw)
+
+
+def test_unreadable_group_metadata_is_named_not_touched(tmp_path, small_registry, capsys):
+    from mbl_seg import cli
+
+    data.load_dataset(small_registry, directory=tmp_path)
+    meta = tmp_path / "course.zarr" / "fly" / "train" / "zarr.json"
+    meta.write_text("{ garbled")
+    with pytest.raises(FileExistsError, match="cannot be read.*delete that folder"):
+        data.load_dataset(small_registry, directory=tmp_path)
+    assert meta.read_text() == "{ garbled"
+    assert cli.main(["data", "fly/train", "--dir", str(tmp_path)]) == 1
+    assert "cannot be read" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -137,8 +138,15 @@ def _cached(store: Path, name: str) -> CourseDataset | None:
 
     if not (store / name).exists():
         return None
-    group = zarr.open_group(str(store), mode="r")[name]
-    meta = dict(group.attrs).get("mbl_seg_dataset")
+    try:
+        group = zarr.open_group(str(store), mode="r")[name]
+        meta = dict(group.attrs).get("mbl_seg_dataset")
+    except Exception as err:  # noqa: BLE001 - whatever zarr raises, the advice is the same
+        # without readable metadata we cannot tell our group from someone else's
+        raise FileExistsError(
+            f"{store / name} cannot be read ({type(err).__name__}: {err}); if it is a course "
+            "dataset, delete that folder and it will be made again, or set MBL_SEG_DATA to "
+            "another directory (nothing was changed)") from None
     if meta is None:
         raise FileExistsError(
             f"{store / name} exists but was not written by mbl_seg; move it away "
@@ -153,8 +161,8 @@ def _cached(store: Path, name: str) -> CourseDataset | None:
                                                                    "membrane_gaps")]
             if meta.get("checksum") != _checksum(*(a.data for a in arrays)):
                 problem = "its checksum does not match (damaged or interrupted write)"
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        problem = f"it cannot be read ({err})"
+    except Exception as err:  # noqa: BLE001 - a bad chunk (zstd), bad JSON, a missing array...
+        problem = f"it cannot be read ({type(err).__name__}: {err})"
     if problem:
         warnings.warn(f"rebuilding cached dataset {name}: {problem}", stacklevel=3)
         return None
@@ -169,6 +177,10 @@ def _generate(store: Path, name: str) -> CourseDataset:
     domain, shape, seed = DATASETS[name]
     vol = synthetic_volume(shape, domain, seed=seed)
     group = zarr.open_group(str(store), mode="a")
+    # a damaged dataset (ours: _cached checked its marker) is cleared first, so
+    # that unreadable metadata or chunks cannot get in the way of the rewrite
+    for key in ("raw", "labels", "membrane_gaps"):
+        shutil.rmtree(store / name / key, ignore_errors=True)
     # the marker goes on first, without a checksum: an interrupted write is
     # recognised as damaged and rebuilt next time
     sub = group.require_group(name)
