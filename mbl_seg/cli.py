@@ -44,7 +44,8 @@ def _data(args: argparse.Namespace) -> int:
 def _exercises(args: argparse.Namespace) -> int:
     from .notebooks import generate_exercises
 
-    paths = generate_exercises(args.solutions, args.exercises, check=args.check)
+    paths = generate_exercises(args.solutions, args.exercises, check=args.check,
+                               force=args.force)
     if args.check:
         if paths:
             print("out of date (run `mbl-seg exercises`):\n  " + "\n  ".join(map(str, paths)))
@@ -78,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     data.set_defaults(func=_data)
     ex = sub.add_parser("exercises", help="regenerate exercise notebooks from solutions")
     ex.add_argument("--check", action="store_true", help="only report stale notebooks")
+    ex.add_argument("--force", action="store_true",
+                    help="also replace exercise notebooks you have edited")
     ex.add_argument("--solutions", default="solutions")
     ex.add_argument("--exercises", default="notebooks")
     ex.set_defaults(func=_exercises)

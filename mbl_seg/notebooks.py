@@ -48,11 +48,13 @@ Used in: ``mbl-seg exercises``, ``mbl-seg run``, tests and CI.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
 import subprocess
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -73,8 +75,8 @@ _END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 _NEAR = re.compile(r"^\s*#+\s*((?i:(begin|else|end)\W*(solu|soln|exer))"
                    r"|(BEGIN|ELSE|END)\W*(SO|EX))")
 _HEADER = (
-    "**Exercise notebook**, generated from `solutions/{name}` with `mbl-seg exercises`. "
-    "Edit the solution, not this file: regenerating the exercises overwrites it.\n\n"
+    "**Exercise notebook** for `solutions/{name}`. Your work here is safe: once you edit "
+    "this notebook, `mbl-seg exercises` no longer replaces it (it keeps yours and says so).\n\n"
     "**How to work through this notebook:** run the cells from top to bottom; at each `TODO`, "
     "replace the `raise NotImplementedError(...)` with your code, then run the self-check cell "
     "after it, which says ✅ or gives you a hint. Worked answers: `solutions/{name}`."
@@ -213,8 +215,25 @@ def make_exercise(solution_nb: nbformat.NotebookNode, *,
     for key in ("kernelspec", "language_info"):
         if key in solution_nb.metadata:
             exercise.metadata[key] = solution_nb.metadata[key]
+    exercise.metadata["mbl_seg"] = {"generated": _sources_hash(exercise)}
     nbformat.validate(exercise)
     return exercise
+
+
+def _sources_hash(nb: nbformat.NotebookNode) -> str:
+    """A hash of the cells' types and sources: what a student's edits change (not outputs)."""
+    text = json.dumps([(c.cell_type, c.source) for c in nb.cells])
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _edited(path: Path) -> bool:
+    """Whether the exercise at ``path`` was changed since it was generated."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: someone's file, keep it
+        return True
+    marker = nb.metadata.get("mbl_seg", {}).get("generated")
+    return marker != _sources_hash(nb)
 
 
 def list_notebooks(directory: str | Path) -> list[Path]:
@@ -249,8 +268,12 @@ def _render(nb: nbformat.NotebookNode) -> str:
 
 def generate_exercises(solutions_dir: str | Path = "solutions",
                        exercises_dir: str | Path = "notebooks", *,
-                       check: bool = False) -> list[Path]:
-    """Write the exercise twin of every solution notebook.
+                       check: bool = False, force: bool = False) -> list[Path]:
+    """Write the exercise twin of every solution notebook, keeping students' edits.
+
+    An exercise notebook whose cells were edited since it was generated (a
+    student's work) is not replaced: it is kept, with a warning naming it,
+    unless ``force=True``. Outputs do not count as edits.
 
     Parameters
     ----------
@@ -259,12 +282,15 @@ def generate_exercises(solutions_dir: str | Path = "solutions",
         (same file names).
     check : bool
         If True, write nothing and report the stale exercises instead.
+    force : bool
+        Also replace exercise notebooks that were edited.
 
     Returns
     -------
     list of Path
-        The exercise notebooks written, or with ``check=True`` those that are
-        missing or differ from what would be generated (empty: up to date).
+        The exercise notebooks written (or already up to date; kept edited ones
+        are left out), or with ``check=True`` those that are missing or differ
+        from what would be generated (empty: up to date).
 
     Raises
     ------
@@ -278,10 +304,19 @@ def generate_exercises(solutions_dir: str | Path = "solutions",
     if check:
         return [path for path, text in rendered.items()
                 if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    written = []
     for path, text in rendered.items():
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            written.append(path)  # already up to date
+            continue
+        if path.is_file() and not force and _edited(path):
+            warnings.warn(f"kept {path}: it was edited since it was generated (your work); "
+                          "run `mbl-seg exercises --force` to replace it", stacklevel=2)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="\n")
-    return list(rendered)
+        written.append(path)
+    return written
 
 
 def _code_lines(nb: nbformat.NotebookNode) -> tuple[set[str], set[str]]:

@@ -237,3 +237,32 @@ def test_execute_notebook_failure_names_the_cell_and_writes_nothing(tmp_path, ke
                                            r"(.|\n)*ZeroDivisionError"):
         nbs.execute_notebook(path, kernel_name=kernel_name, progress=False)
     assert path.read_bytes() == before
+
+
+def test_an_edited_exercise_is_kept_unless_forced(tmp_path):
+    sol, ex = tmp_path / "solutions", tmp_path / "notebooks"
+    sol.mkdir()
+    nbformat.write(solution_nb(), str(sol / "01_test.ipynb"))
+    target = ex / "01_test.ipynb"
+    nbs.generate_exercises(sol, ex)
+    # running the notebook (outputs, execution counts) is not an edit
+    ran = nbformat.read(str(target), as_version=4)
+    for c in ran.cells:
+        if c.cell_type == "code":
+            c.outputs = [nbformat.v4.new_output("stream", text="hi\n")]
+    nbformat.write(ran, str(target))
+    changed = solution_nb()
+    changed.cells.append(nbformat.v4.new_markdown_cell("a new paragraph"))
+    nbformat.write(changed, str(sol / "01_test.ipynb"))
+    assert nbs.generate_exercises(sol, ex) == [target]  # unedited: regenerated
+    assert "a new paragraph" in target.read_text()
+    # a student's answer is kept, with a warning naming the file
+    work = nbformat.read(str(target), as_version=4)
+    work.cells[2].source = "x = 'my answer'"
+    nbformat.write(work, str(target))
+    mine = target.read_bytes()
+    with pytest.warns(UserWarning, match="kept .*01_test.ipynb.*--force"):
+        assert nbs.generate_exercises(sol, ex) == []
+    assert target.read_bytes() == mine
+    assert nbs.generate_exercises(sol, ex, force=True) == [target]
+    assert "my answer" not in target.read_text()
