@@ -87,6 +87,8 @@ def contact(labels: np.ndarray, a: int, b: int) -> np.ndarray:
     array([[0, 1, 1, 0]])
     """
     labels = as_labels(labels)
+    if int(a) == int(b):
+        raise ValueError(f"a contact needs two different objects, got a = b = {a}")
     out = np.zeros(labels.shape, bool)
     for axis in range(labels.ndim):
         lo = [slice(None)] * labels.ndim

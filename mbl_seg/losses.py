@@ -111,6 +111,11 @@ def balanced_bce(logits: torch.Tensor, target: torch.Tensor, *,
     if logits.shape != target.shape:
         raise ValueError(f"logits and target must have the same shape (b, c, ...), "
                          f"got {tuple(logits.shape)} and {tuple(target.shape)}")
+    if target.numel() and (not torch.isfinite(target).all() or target.min() < 0
+                           or target.max() > 1):
+        raise ValueError("target must hold values in [0, 1] (1 = boundary / same object), got "
+                         f"a range of [{target.min().item():g}, {target.max().item():g}]; "
+                         "labels or 0-255 images are not targets")
     weights = balance_weights(target, mask=mask, max_weight=max_weight)
     n_valid = _mask_like(mask, target).sum().clamp(min=1.0)
     loss = F.binary_cross_entropy_with_logits(logits.float(), target, weight=weights,

@@ -154,6 +154,9 @@ class UNet(nn.Module):
         for name, value in options.items():
             if value not in _CHOICES[name]:
                 raise ValueError(f"{name} must be one of {_CHOICES[name]}, got {value!r}")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be an int >= 1 (levels, bottom included), got {depth!r}")
         self.in_channels, self.out_channels, self.dims, self.depth, self.padding = (

@@ -144,6 +144,10 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
     >>> {k: v.shape for k, v in make(np.random.default_rng(0)).items()}
     {'raw': (4, 1, 8, 8), 'fg': (4, 1, 8, 8)}
     """
+    if not isinstance(targets, dict) or not all(
+            isinstance(k, str) and callable(f) for k, f in targets.items()):
+        raise TypeError("targets must be a dict of name -> function of a label crop, e.g. "
+                        f"{{'target': boundaries}}, got {targets!r}")
     raw = normalize(as_image(raw, ndim=(3,)))
     labels = as_labels(labels, ndim=(3,))
     same_shape(raw, labels, ("raw", "labels"))

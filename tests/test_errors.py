@@ -49,3 +49,8 @@ def test_pairs_touching_in_agrees_with_contact():
     brute = {(a, b) for a in ids for b in ids if a < b and (contact(labels, a, b) & where).any()}
     assert found == brute
     assert pairs_touching_in(labels, np.zeros_like(where)) == set()
+
+
+def test_contact_of_an_object_with_itself_is_an_error():
+    with pytest.raises(ValueError, match="two different objects"):
+        contact(np.array([[1, 1, 2]], np.uint64), 1, 1)

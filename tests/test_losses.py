@@ -157,3 +157,10 @@ def test_malis_loss_validates_inputs():
         malis_loss(torch.full((1, 2, 4, 4), 3.0), np.ones((1, 4, 4), int))
     with pytest.raises(TypeError, match="float torch.Tensor"):
         malis_loss(np.zeros((1, 2, 4, 4)), np.ones((1, 4, 4), int))
+
+
+@pytest.mark.parametrize("target", [torch.full((1, 1, 2, 2), 255.0), torch.full((1, 1, 2, 2), -1.0),
+                                    torch.full((1, 1, 2, 2), float("nan"))])
+def test_balanced_bce_refuses_targets_outside_zero_one(target):
+    with pytest.raises(ValueError, match=r"target must hold values in \[0, 1\]"):
+        balanced_bce(torch.zeros(1, 1, 2, 2), target)

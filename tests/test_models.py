@@ -252,3 +252,10 @@ def test_summary_lists_the_stages():
     assert "(44, 44)" in UNet().summary()  # the smallest valid input by default
     with pytest.raises(ValueError, match="does not fit"):
         net.summary((21, 64, 64))
+
+
+@pytest.mark.parametrize("kwargs", [{"in_channels": 0}, {"out_channels": -1},
+                                    {"in_channels": 1.5}, {"out_channels": True}])
+def test_unet_channels_must_be_positive_ints(kwargs):
+    with pytest.raises(ValueError, match="channels must be an int >= 1"):
+        UNet(**kwargs)

@@ -79,3 +79,10 @@ def test_batches_get_a_different_look_per_crop_with_intensity_augmentation():
         np.random.default_rng(1))["raw"]
     assert varied.dtype == np.float32 and 0 <= varied.min() and varied.max() <= 1
     assert not np.allclose(plain, varied)
+
+
+@pytest.mark.parametrize("targets", [None, ["boundaries"], {"target": "boundaries"}])
+def test_batch_maker_targets_must_be_a_dict_of_functions(targets):
+    raw, labels = _volume(np.random.default_rng(0))
+    with pytest.raises(TypeError, match="targets must be a dict of name -> function"):
+        batch_maker(raw, labels, patch_shape=(8, 8), targets=targets)
