@@ -219,10 +219,24 @@ def test_disc_packing_keeps_discs_apart_and_inside():
     assert placed[0] == 0
 
 
-def test_degenerate_calibre_ranges_still_finish():
-    # a large-dendrite radius of 0 used to loop for ever while drawing calibres
-    vol = synthetic_volume((4, 32, 32), "fly", seed=0, large_radius=(0.0, 0.0))
-    assert vol.labels.max() > 0
+@pytest.mark.parametrize("override, words", [
+    ({"large_radius": (0.0, 0.0)}, "large_radius is a size"),  # used to loop for ever
+    ({"radius_median": 0}, "radius_median is a size"),
+    ({"membrane_gaps": 2}, r"membrane_gaps is a share in \[0, 1\]"),
+    ({"noise": -1}, "noise must be >= 0"),
+    ({"mito_length": (900.0, 300.0)}, r"\(low, high\) range"),
+    ({"blur": float("nan")}, "finite"),
+    ({"voxel_size": (8.0, 8.0)}, "voxel_size"),
+])
+def test_domain_overrides_out_of_range_are_clear_errors(override, words):
+    with pytest.raises(ValueError, match=words):
+        synthetic_volume((4, 32, 32), "fly", seed=0, **override)
+
+
+def test_a_strong_look_stays_a_valid_domain():
+    # shares drawn around a value near 1 are clipped, not refused
+    vol = synthetic_volume((4, 32, 32), "fly", seed=0, mito_darkness=1.0, dark_cells=1.0)
+    assert vol.raw.dtype == np.uint8
 
 
 def test_the_data_folder_says_what_is_generated_there():

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validate import as_voxel_size
 from . import _appearance, _geometry
-from .domains import Domain, get_domain
+from .domains import SHARE_FIELDS, Domain, get_domain
 
 __all__ = ["SyntheticVolume", "synthetic_volume", "randomized_look"]
 
@@ -145,6 +145,7 @@ def randomized_look(domain: Domain, rng: np.random.Generator) -> Domain:
         return domain
     u = rng.uniform(-1.0, 1.0, size=len(_LOOK)) * domain.appearance_spread
     changed = {k: getattr(domain, k) * float(np.exp(w * x)) for (k, w), x in zip(_LOOK.items(), u)}
+    changed.update({k: min(v, 1.0) for k, v in changed.items() if k in SHARE_FIELDS})
     changed["membrane_depth"] = min(changed["membrane_depth"], 0.9)
     changed["cytoplasm"] = min(changed["cytoplasm"], 0.8)
     changed["dark_cell_depth"] = min(changed["dark_cell_depth"], 0.7)
