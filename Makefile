@@ -25,9 +25,14 @@ setup: $(VENV)/.installed
 data: setup
 	$(BIN)/mbl-seg data
 
+# JupyterLab is rooted at the repository (so solutions/ is one click away) and opens
+# on notebooks/. As root (Docker, cloud VMs) it needs --allow-root: say so, then go on.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: data
 	$(BIN)/mbl-seg check
-	$(BIN)/jupyter lab notebooks/
+	@$(if $(ALLOW_ROOT),echo "note: running JupyterLab as root (--allow-root)",true)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(ALLOW_ROOT)
 
 test: data
 	$(BIN)/python -m pytest tests mbl_seg solutions --doctest-modules \

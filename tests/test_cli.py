@@ -22,3 +22,15 @@ def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "mbl_seg", "--help"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "exercises" in result.stdout
+
+
+def test_make_lab_roots_jupyter_at_the_repository_and_allows_root():
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["make", "-n", "lab"], cwd=root, capture_output=True, text=True)
+    line = [ln for ln in done.stdout.splitlines() if "jupyter lab" in ln][-1]
+    # solutions/ must be reachable from the notebooks ("Stuck? see solutions/")
+    assert "--ServerApp.root_dir=." in line and "default_url=/lab/tree/notebooks" in line
+    assert ("--allow-root" in line) == (os.getuid() == 0)
