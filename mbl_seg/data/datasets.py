@@ -203,14 +203,11 @@ def _sections(vol: CourseDataset) -> CourseDataset:
     """
     from skimage.measure import label as connected_components
 
+    from ..segment import per_section
+
     step = int(np.ceil(_SECTION_SPACING_NM / vol.voxel_size[0]))
     idx = np.arange(step // 2, vol.raw.shape[0], step)
-    labels, first = [], 0
-    for z in idx:
-        section = connected_components(vol.labels[z], connectivity=1).astype(np.uint64)
-        labels.append(np.where(section > 0, section + np.uint64(first), np.uint64(0)))
-        first = int(labels[-1].max(initial=first))
-    labels = np.stack(labels)
+    labels = per_section(connected_components, vol.labels[idx], connectivity=1)
     vs = (vol.voxel_size[0] * step, *vol.voxel_size[1:])
     offset = (float(vol.offset[0] + idx[0] * vol.voxel_size[0]), *vol.offset[1:])
     return CourseDataset(vol.name + "2d", vol.raw[idx], labels.astype(np.uint64),
