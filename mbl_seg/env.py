@@ -21,7 +21,7 @@ import platform
 import sys
 from typing import NamedTuple
 
-__all__ = ["Setup", "select_device", "select_mode", "setup", "report"]
+__all__ = ["Setup", "select_device", "select_mode", "use_amp", "setup", "report"]
 
 MODES = ("fast", "full")
 
@@ -41,6 +41,20 @@ class Setup(NamedTuple):
     def pick(self, fast, full):
         """``fast`` in fast mode, ``full`` in full mode: ``cfg.pick(200, 5000)``."""
         return fast if self.fast else full
+
+
+def use_amp(amp: bool | None, device: str) -> bool:
+    """Whether to use mixed precision: by default on CUDA only; ``amp=True`` needs CUDA.
+
+    >>> use_amp(None, "cuda:1"), use_amp(None, "cpu"), use_amp(False, "cuda")
+    (True, False, False)
+    """
+    on_cuda = str(device).split(":")[0] == "cuda"
+    if amp is None:
+        return on_cuda
+    if amp and not on_cuda:
+        raise ValueError(f"amp=True (mixed precision) needs a CUDA device, got {device!r}")
+    return bool(amp)
 
 
 def select_device(device: str | None = None) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .env import select_device
+from .env import select_device, use_amp
 from .pipeline import normalize
 
 __all__ = ["predict"]
@@ -83,9 +83,7 @@ def predict(model: torch.nn.Module, raw: np.ndarray, *, sections: bool = False,
     images = np.moveaxis(raw, 1, 0) if sections else raw[None]  # (n, c, *spatial)
     device = select_device(device)
     kind = torch.device(device).type  # "cuda:1" -> "cuda"
-    amp = kind == "cuda" if amp is None else amp
-    if amp and kind != "cuda":
-        raise ValueError(f"mixed precision (amp=True) needs a CUDA device, got {device!r}")
+    amp = use_amp(amp, device)
     pads = _padding(model, images.shape[2:])
     valid = getattr(model, "padding", "same") == "valid"
     mode = "reflect" if all(max(p) < s for p, s in zip(pads, images.shape[2:])) else "symmetric"

@@ -38,7 +38,7 @@ from .checkpoints import (
     _start,
     load_checkpoint,
 )
-from .env import select_device
+from .env import select_device, use_amp
 
 __all__ = ["TrainResult", "train", "load_checkpoint", "plot_losses", "CHECKPOINT_NAME"]
 
@@ -138,7 +138,7 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
                 resume=resume, overwrite=overwrite)
     seed, iterations = int(seed), int(iterations)  # numpy ints would not load weights-only
     device = select_device(device)
-    amp = _amp(amp, device)
+    amp = use_amp(amp, device)
     path = _checkpoint_file(checkpoint)
     model.to(device)
     opt = _make_optimizer(optimizer, model)
@@ -419,13 +419,6 @@ def _positive_int(value, name: str) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def _amp(amp: bool | None, device: str) -> bool:
-    on_cuda = device.startswith("cuda")
-    if amp is None:
-        return on_cuda
-    if amp and not on_cuda:
-        raise ValueError(f"amp=True (mixed precision) needs a CUDA device, got {device!r}")
-    return bool(amp)
 
 
 def _make_optimizer(factory, model) -> torch.optim.Optimizer:

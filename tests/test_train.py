@@ -408,7 +408,7 @@ def test_model_must_be_a_module_with_parameters():
 
 def test_mixed_precision_path_with_gradient_scaler_resumes(tmp_path, monkeypatch):
     # No GPU in CI: force the AMP branch on CPU (bfloat16 autocast + a CPU GradScaler).
-    monkeypatch.setattr(tr, "_amp", lambda amp, device: True)
+    monkeypatch.setattr(tr, "use_amp", lambda amp, device: True)
     whole = run(iterations=4)
     run(iterations=2, checkpoint=tmp_path)
     assert torch.load(tmp_path / tr.CHECKPOINT_NAME, weights_only=True)["scaler"]["scale"] > 0
