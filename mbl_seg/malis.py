@@ -123,22 +123,17 @@ def maximin_edge(affs: np.ndarray, u: tuple[int, ...], v: tuple[int, ...]) -> fl
     a, b = (int(np.ravel_multi_index(tuple(p), shape)) for p in (u, v))  # checks bounds
     if a == b:
         raise ValueError(f"u and v must be two different voxels, got {u} twice")
-    parent = list(range(int(np.prod(shape))))
+    parent = np.arange(int(np.prod(shape)), dtype=np.int64)
     strides = _strides(shape)
+    find = _kernels._find  # the same union-find as the MALIS pass
     for e in np.argsort(-affs.ravel(), kind="stable"):
         k, i = divmod(int(e), len(parent))
         if (i // strides[k]) % shape[k] == 0:
             continue  # index 0 along axis k: this edge would leave the volume
-        parent[_root(parent, i)] = _root(parent, i - strides[k])
-        if _root(parent, a) == _root(parent, b):
+        parent[find(parent, i)] = find(parent, i - strides[k])
+        if find(parent, a) == find(parent, b):
             return float(affs.reshape(len(shape), -1)[k, i])
     raise AssertionError("unreachable: the grid graph is connected")
-
-
-def _root(parent: list, i: int) -> int:
-    while parent[i] != i:
-        i = parent[i]
-    return i
 
 
 # --- validation and graph helpers -----------------------------------------------------------
