@@ -70,6 +70,7 @@ KNOWN_TAGS = frozenset({
 _BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
 _ELSE = re.compile(r"^[ \t]*# ELSE EXERCISE[ \t]*$")
 _END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+_NBVAL = re.compile(r"^[ \t]*#[ \t]*NBVAL_[A-Z_]+[ \t]*$")
 # Anything that looks like a marker but is not one exactly ("#BEGIN SOLUTION",
 # "# END SOLUTON", "# begin solution") would otherwise be an ordinary comment.
 _NEAR = re.compile(r"^\s*#+\s*((?i:(begin|else|end)\W*(solu|soln|exer))"
@@ -158,6 +159,8 @@ def _exercise_cell(cell: nbformat.NotebookNode, tags: list[str], where: str,
                    cell_id: str) -> nbformat.NotebookNode:
     """A clean copy of one cell: no outputs, only its remaining tags as metadata."""
     source = _exercise_source(cell.source, where) if "solution" in tags else cell.source
+    if cell.cell_type == "code":  # nbval's markers are for CI, not for students
+        source = "\n".join(line for line in source.split("\n") if not _NBVAL.match(line))
     make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
             "raw": nbformat.v4.new_raw_cell}[cell.cell_type]
     new = make(source)

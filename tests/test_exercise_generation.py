@@ -266,3 +266,11 @@ def test_an_edited_exercise_is_kept_unless_forced(tmp_path):
     assert target.read_bytes() == mine
     assert nbs.generate_exercises(sol, ex, force=True) == [target]
     assert "my answer" not in target.read_text()
+
+
+def test_nbval_markers_do_not_show_in_student_cells():
+    marked = new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)")
+    ignored = new_code_cell("x = 2  # NBVAL_IGNORE_OUTPUT stays: not a marker line\n# NBVAL_SKIP")
+    exercise = nbs.make_exercise(new_notebook(cells=[marked, ignored]), source_name="01_t.ipynb")
+    assert [c.source for c in exercise.cells[1:]] == [
+        "print(1)", "x = 2  # NBVAL_IGNORE_OUTPUT stays: not a marker line"]
