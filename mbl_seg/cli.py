@@ -3,7 +3,7 @@
     mbl-seg check               versions, device, memory and the notebooks' mode
     mbl-seg data                generate and cache the course datasets
     mbl-seg exercises [--check] regenerate notebooks/ from solutions/
-    mbl-seg run [NB ...]        execute notebooks headless, with a progress bar
+    mbl-seg run [NB ...]        execute notebooks headless into executed/ (--in-place: rewrite them)
 
 Also available as ``python -m mbl_seg``.
 """
@@ -61,10 +61,11 @@ def _run(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.notebooks] or list_notebooks(args.solutions)
     for path in paths:
-        output = Path(args.output_dir) / path.name if args.output_dir else None
+        # the committed solutions are only rewritten when asked (--in-place)
+        output = None if args.in_place else Path(args.output_dir) / path.name
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
-        print(f"running {path} ({args.mode or 'auto'} mode)")
+        print(f"running {path} ({args.mode or 'auto'} mode) -> {output or path}")
         execute_notebook(path, output=output, mode=args.mode, timeout=args.timeout)
     return 0
 
@@ -88,8 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("notebooks", nargs="*", help="notebooks (default: all solutions)")
     run.add_argument("--solutions", default="solutions")
     run.add_argument("--mode", choices=("fast", "full"), default=None)
-    run.add_argument("--output-dir", default=None, help="write executed copies here "
-                     "(default: in place)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--output-dir", default="executed",
+                       help="write executed copies here (default: executed/)")
+    where.add_argument("--in-place", action="store_true",
+                       help="overwrite the notebooks themselves (to update committed solutions)")
     run.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     run.set_defaults(func=_run)
     return parser

@@ -34,3 +34,21 @@ def test_make_lab_roots_jupyter_at_the_repository_and_allows_root():
     # solutions/ must be reachable from the notebooks ("Stuck? see solutions/")
     assert "--ServerApp.root_dir=." in line and "default_url=/lab/tree/notebooks" in line
     assert ("--allow-root" in line) == (os.getuid() == 0)
+
+
+def test_run_writes_an_executed_copy_and_leaves_the_solution_alone(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from mbl_seg import notebooks
+
+    calls = []
+    monkeypatch.setattr(notebooks, "execute_notebook",
+                        lambda path, output=None, **kw: calls.append((Path(path), output)))
+    monkeypatch.chdir(tmp_path)
+    nb = tmp_path / "solutions" / "00_x.ipynb"
+    assert main(["run", str(nb)]) == 0
+    assert calls[-1] == (nb, Path("executed") / "00_x.ipynb")
+    assert main(["run", str(nb), "--output-dir", "out"]) == 0
+    assert calls[-1] == (nb, Path("out") / "00_x.ipynb")
+    assert main(["run", str(nb), "--in-place"]) == 0
+    assert calls[-1] == (nb, None)  # only when asked

@@ -84,7 +84,7 @@ def test_exercise_has_todos_each_followed_by_a_self_check(solution):
 def test_solution_is_executed_and_checks_real_outputs(solution):
     nb = nbformat.read(solution, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.execution_count is not None for c in code), "execute it: mbl-seg run"
+    assert all(c.execution_count is not None for c in code), "execute it: mbl-seg run --in-place"
     checked = [c for c in code if "# NBVAL_CHECK_OUTPUT" in c.source]
     assert len(checked) >= 3, "nbval must compare some outputs (metrics, shapes, self-checks)"
     assert all(c.outputs for c in checked), "a checked cell must print something"
