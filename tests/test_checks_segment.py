@@ -6,13 +6,15 @@ from mbl_seg.checks import check_seeded_watershed
 
 
 def _student(boundary, threshold, *, invert=False, fixed=None, markers=True, mask=False,
-             connect=True, as_float=False):
+             connect=True, as_float=False, boolean_seeds=False):
     t = threshold if fixed is None else fixed
     inside = boundary > t if invert else boundary < t
     distance = ndimage.distance_transform_edt(inside)
     peaks = (ndimage.maximum_filter(distance, size=3) == distance) & (distance > 0)
     seeds = ndimage.label(peaks)[0] if connect else np.where(peaks, np.arange(peaks.size)
                                                               .reshape(peaks.shape) + 1, 0)
+    if boolean_seeds:  # the mask of maxima itself: every seed has label 1
+        seeds = peaks
     if as_float:
         return distance
     if not markers:
@@ -31,6 +33,8 @@ def test_each_mistake_gets_its_hint():
         "unlabelled": dict(mask=True),
         "ndimage.label": dict(connect=False),
         "integer labels": dict(as_float=True),
+        # all seeds with one label flood one segment: name the missing numbering
+        "one label for all your seeds": dict(boolean_seeds=True),
     }
     for hint, kwargs in cases.items():
         result = check_seeded_watershed(lambda b, t, kw=kwargs: _student(b, t, **kw),

@@ -60,6 +60,11 @@ def _body(fn: Callable) -> str:
                         "every pixel should get the label of the seed that floods it — pass "
                         "the seeds as `markers` and flood the whole boundary map")
         split, merge = _interior_errors(seg, labels)
+        if merge > 1e-9 and len(np.unique(seg)) == 1 and name == "three cells":
+            raise _Fail(f"on the {name} example the whole image is one segment: one label "
+                        "for all your seeds. Hint: number the seeds with "
+                        "`ndimage.label(seeds)` before passing them as `markers` (a mask of "
+                        "maxima gives every seed the label 1)")
         if merge > 1e-9:
             hint = ("threshold at the `threshold` argument, not a fixed 0.5: the wall "
                     "between the two cells is 0.4" if name.startswith("two") else
