@@ -125,13 +125,6 @@ def _spec(name: str) -> dict:
             "generator_version": GENERATOR_VERSION, "domain_parameters": params}
 
 
-def _checksum(*arrays: np.ndarray) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).view(np.uint8).data)
-    return h.hexdigest()
-
-
 def _cached(store: Path, name: str) -> CourseDataset | None:
     """The cached dataset if it is there and intact, else None (with a warning if damaged)."""
     import zarr
@@ -159,7 +152,7 @@ def _cached(store: Path, name: str) -> CourseDataset | None:
         else:
             arrays = [io.read_volume(store, f"{name}/{a}") for a in ("raw", "labels",
                                                                    "membrane_gaps")]
-            if meta.get("checksum") != _checksum(*(a.data for a in arrays)):
+            if meta.get("checksum") != io.checksum(*(a.data for a in arrays)):
                 problem = "its checksum does not match (damaged or interrupted write)"
     except Exception as err:  # noqa: BLE001 - a bad chunk (zstd), bad JSON, a missing array...
         problem = f"it cannot be read ({type(err).__name__}: {err})"
@@ -189,8 +182,8 @@ def _generate(store: Path, name: str) -> CourseDataset:
     for key, data in (("raw", vol.raw), ("labels", vol.labels), ("membrane_gaps", gaps)):
         io.write_volume(store, f"{name}/{key}", data, voxel_size=vol.voxel_size,
                         overwrite=True)
-    sub.attrs["mbl_seg_dataset"] = {**_spec(name), "checksum": _checksum(vol.raw, vol.labels,
-                                                                        gaps)}
+    sub.attrs["mbl_seg_dataset"] = {**_spec(name),
+                                    "checksum": io.checksum(vol.raw, vol.labels, gaps)}
     return CourseDataset(name, vol.raw, vol.labels, vol.membrane_gaps, vol.voxel_size,
                          (0.0, 0.0, 0.0))
 

@@ -23,6 +23,7 @@ All lengths are in nm; all "fractions" are fractions of voxels or sections.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 __all__ = ["Domain", "DOMAINS", "SHARE_FIELDS", "get_domain"]
@@ -96,38 +97,36 @@ class Domain:
         _check_domain(self)
 
 
-# fields that are shares (in [0, 1]); every other number must be >= 0, lengths > 0
+# fields that are shares (in [0, 1]) and sizes (> 0, as are all "*_radius" fields);
+# every other number must be >= 0
 SHARE_FIELDS = ("large_area", "crossing", "branch_probability", "extracellular_fraction",
-           "dark_cells", "dark_cell_depth", "er_fraction", "er_darkness", "membrane_depth",
-           "mito_darkness", "specks", "clouds", "membrane_gaps", "missing_sections",
-           "misaligned_sections")
-_LENGTHS = ("radius_median", "warp_scale", "soma_radius", "vesicle_radius", "bouton_radius",
-            "er_spacing", "texture_scale", "cloud_scale", "membrane_width")
+                "dark_cells", "dark_cell_depth", "er_fraction", "er_darkness",
+                "membrane_depth", "mito_darkness", "specks", "clouds", "membrane_gaps",
+                "missing_sections", "misaligned_sections")
+_SIZES = ("voxel_size", "radius_median", "mito_length", "fill", "warp_scale", "er_spacing",
+          "texture_scale", "cloud_scale", "membrane_width")
 
 
 def _check_domain(domain: "Domain") -> None:
     """ValueError naming the field, for values that would hang or make nonsense."""
+    if len(domain.voxel_size) != 3:
+        raise ValueError(f"voxel_size must be 3 numbers (z, y, x) in nm, got {domain.voxel_size!r}")
     for name, value in vars(domain).items():
         if name == "name" or isinstance(value, bool):
             continue
         values = value if isinstance(value, tuple) else (value,)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
-                   and abs(v) != float("inf") for v in values):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in values):
             raise ValueError(f"domain parameter {name} must be finite numbers, got {value!r}")
         if name in SHARE_FIELDS and not 0 <= value <= 1:
             raise ValueError(f"domain parameter {name} is a share in [0, 1], got {value!r}")
-        if (name in _LENGTHS or name == "voxel_size" or name.endswith("_radius")
-                or name == "mito_length") and min(values) <= 0:
+        if (name in _SIZES or name.endswith("_radius")) and min(values) <= 0:
             raise ValueError(f"domain parameter {name} is a size and must be > 0, "
                              f"got {value!r}")
         if isinstance(value, tuple) and name != "voxel_size" and value[0] > value[1]:
             raise ValueError(f"domain parameter {name} is a (low, high) range, got {value!r}")
         if min(values) < 0:
             raise ValueError(f"domain parameter {name} must be >= 0, got {value!r}")
-    if domain.fill <= 0 or domain.blur < 0:
-        raise ValueError(f"fill must be > 0 and blur >= 0, got {domain.fill!r}, {domain.blur!r}")
-    if len(domain.voxel_size) != 3:
-        raise ValueError(f"voxel_size must be 3 numbers (z, y, x) in nm, got {domain.voxel_size!r}")
 
 
 DOMAINS: dict[str, Domain] = {
