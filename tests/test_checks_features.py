@@ -120,7 +120,7 @@ def test_hessian_check_passes_right_answers(capsys):
     (hessian_11_twice, "one diagonal entry uses order=(1, 1)"),
     (hessian_minus_4b2, "check the square root"),
     (hessian_missing_4, "check the square root"),
-    (hessian_root_not_halved, "check the square root"),
+    (hessian_root_not_halved, "your square root is twice too large"),
     (hessian_wrong_det, "check the square root"),
     (hessian_last_axis, "axis 0, not the last axis"),
     (hessian_entries, "Hessian entries"),
@@ -206,3 +206,14 @@ def test_gradient_check_names_the_mistake(fn, hint):
     assert not result.passed
     assert hint in result.message, result.message
     assert str(result).startswith("❌ gradient_magnitude: ")
+
+
+def test_hessian_root_not_halved_hint_only_for_that_mistake():
+    """The other wrong roots keep the general square-root hint."""
+    halved = check_hessian_eigenvalues(hessian_root_not_halved, verbose=False).message
+    assert "you left out its / 2" in halved
+    twice = eig_with(lambda a, b, c: 2 * np.sqrt(((a - c) / 2) ** 2 + b**2))
+    assert "twice too large" in check_hessian_eigenvalues(twice, verbose=False).message
+    for fn in (hessian_missing_4, hessian_wrong_det, hessian_no_scale):
+        assert "twice too large" not in check_hessian_eigenvalues(fn, verbose=False).message
+    assert check_hessian_eigenvalues(hessian_right, verbose=False)

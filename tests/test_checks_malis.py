@@ -79,6 +79,21 @@ def maximin_off_by_one(affs, u, v):
     return _kruskal_edge(affs, u, v, convention=+1)[0]
 
 
+def maximin_ascending(affs, u, v):
+    """Kruskal from the weakest edge up (the sorted list reversed)."""
+    parent = {}
+
+    def root(p):
+        while parent.get(p, p) != p:
+            p = parent[p]
+        return p
+
+    for value, _, p, q in _edges(affs)[::-1]:
+        parent[root(p)] = root(q)
+        if root(u) == root(v):
+            return value
+
+
 def _pair_loop(affs, labels, *, with_self=False, ordered=False, background=False):
     pos, neg = np.zeros(affs.shape), np.zeros(affs.shape)
     pixels = [tuple(int(c) for c in p) for p in np.ndindex(labels.shape)]
@@ -114,6 +129,12 @@ def counts_ordered(affs, labels):
     return _pair_loop(affs, labels, ordered=True)
 
 
+def counts_without_minus_pos(affs, labels):
+    """neg = (labelled in A) * (labelled in B): every joined pair, the same-object ones too."""
+    pos, neg = _pair_loop(affs, labels)
+    return pos, pos + neg
+
+
 def todo(*args):
     raise NotImplementedError("TODO")
 
@@ -132,6 +153,7 @@ def test_maximin_check_passes_right_answers(capsys):
     (maximin_straight, "straight (L-shaped) path"),
     (maximin_largest, "strongest edge"),
     (maximin_off_by_one, "edge convention"),
+    (maximin_ascending, "you visited the edges from the weakest up"),
     (todo, "not implemented yet — fill in the TODO"),
     (lambda a, u, v: None, "forget the `return`"),
     (lambda a, u, v: (0.5, 0.5), "should return one number"),
@@ -158,6 +180,7 @@ def test_counts_check_passes_right_answers():
     (counts_background, "pairs with background voxels"),
     (counts_self_pairs, "pair with itself"),
     (counts_ordered, "counted every pair twice"),
+    (counts_without_minus_pos, "your neg also counts the pairs of the same object"),
     (todo, "not implemented yet"),
     (lambda a, lab: np.zeros(a.shape), "should return (pos, neg)"),
     (lambda a, lab: None, "forget the `return`"),
@@ -189,3 +212,22 @@ def test_check_does_not_let_students_modify_the_cases():
     check_maximin_edge(mutating, verbose=False)
     assert check_maximin_edge(maximin_right, verbose=False)
     assert all(case[0].any() for case in checks_malis._EDGE_CASES)
+
+
+def test_new_hints_only_for_their_mistake():
+    """Weakest-first Kruskal and a neg without `- pos` have their own hints; others do not."""
+    for fn in (maximin_straight, maximin_largest, maximin_off_by_one, lambda a, u, v: 0.5):
+        assert "weakest up" not in check_maximin_edge(fn, verbose=False).message
+    for fn in (counts_swapped, counts_background, counts_ordered,
+               lambda a, lab: (np.zeros(a.shape), np.zeros(a.shape))):
+        assert "Subtract pos" not in check_malis_pair_counts(fn, verbose=False).message
+
+
+def test_no_two_mistakes_explain_the_same_answers():
+    """Each hint is reachable: no earlier mistake predicts every answer of a later one."""
+    for mistakes, cases in ((checks_malis._maximin_mistakes(), checks_malis._EDGE_CASES),
+                            (checks_malis._count_mistakes(), checks_malis._COUNT_CASES)):
+        for i, (first, _) in enumerate(mistakes):
+            for later, _ in mistakes[i + 1:]:
+                assert not all(any(np.allclose(p, q) for p in first(c) for q in later(c))
+                               for c in cases)

@@ -67,8 +67,7 @@ def _hessian_mistakes() -> list[tuple[Callable, str]]:
     def wrong_root(x):
         a, b, c = entries(x)
         return [_eig(a, b, c, discriminant=(a - c) ** 2 - 4 * b**2),
-                _eig(a, b, c, discriminant=(a - c) ** 2 + b**2),
-                _eig(a, b, c, halve_root=False)]
+                _eig(a, b, c, discriminant=(a - c) ** 2 + b**2)]
 
     def uint8_filtered(x):
         image, sigma = x
@@ -90,6 +89,10 @@ def _hessian_mistakes() -> list[tuple[Callable, str]]:
          + [_eig(a, b, b) for a, b, c in [entries(x)]],
          "one diagonal entry uses order=(1, 1): Hrr needs order=(2, 0), Hcc order=(0, 2); "
          "only the cross term Hrc uses order=(1, 1)"),
+        (lambda x: [_eig(*entries(x), halve_root=False)],
+         "your square root is twice too large: you left out its / 2. The eigenvalues are "
+         "(Hrr + Hcc) / 2 ± sqrt((Hrr - Hcc)**2 + 4 * Hrc**2) / 2, the same as "
+         "(Hrr + Hcc) / 2 ± sqrt(((Hrr - Hcc) / 2)**2 + Hrc**2)"),
         (wrong_root,
          "check the square root: the eigenvalues of [[a, b], [b, c]] are "
          "(a + c) / 2 ± sqrt(((a - c) / 2)**2 + b**2) = (a + c ± sqrt((a - c)**2 + 4 * b**2)) / 2"),

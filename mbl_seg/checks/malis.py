@@ -106,6 +106,21 @@ def _tree_path(affs, u, v) -> list[tuple[int, int]]:
     return path[::-1]
 
 
+def _first_join(affs, u, v, order) -> float:
+    """The affinity of the edge that first connects u and v, visiting edges in ``order``."""
+    shape = affs.shape[1:]
+    n = shape[0] * shape[1]
+    parent = list(range(n))
+    start, goal = np.ravel_multi_index(u, shape), np.ravel_multi_index(v, shape)
+    for e in order:
+        k, i = divmod(int(e), n)
+        j = i - (shape[1] if k == 0 else 1)
+        parent[_root(parent, i)] = _root(parent, j)
+        if _root(parent, start) == _root(parent, goal):
+            return float(affs.ravel()[e])
+    return float("nan")
+
+
 def _root(parent, i):
     while parent[i] != i:
         i = parent[i]
@@ -136,11 +151,19 @@ def _maximin_mistakes() -> list[tuple[Callable, str]]:
         affs, u, v = case
         return [maximin_edge(_shifted(affs, axes), u, v) for axes in ((0, 1), (0,), (1,))]
 
+    def ascending(case):
+        affs, u, v = case
+        return [_first_join(affs, u, v, _descending_order(np.asarray(affs, np.float32))[::-1])]
+
     return [
         (straight,
          "you took the weakest edge of the straight (L-shaped) path; the maximin edge is the "
          "weakest edge of the *best* path, which may go around: add edges from the highest "
          "affinity down until u and v are connected"),
+        (ascending,
+         "you visited the edges from the weakest up: Kruskal for the maximin edge starts at "
+         "the *strongest* edge. Visit them by decreasing affinity (edges_by_affinity "
+         "already sorts them so: don't reverse or re-sort its list)"),
         (off_by_one,
          "check the edge convention: affs[0][y, x] links (y, x) with (y - 1, x) and "
          "affs[1][y, x] links (y, x) with (y, x - 1), not with y + 1 / x + 1"),
@@ -213,7 +236,15 @@ def _count_mistakes() -> list[tuple[Callable, str]]:
         own = labels.max() + 1 + np.arange(labels.size, dtype=np.uint64).reshape(labels.shape)
         return [_counts(affs, labels + 1), _counts(affs, np.where(labels == 0, own, labels))]
 
+    def no_minus_pos(case):
+        pos, neg = _counts(*case)
+        return [np.stack([pos, pos + neg])]
+
     return [
+        (no_minus_pos,
+         "your neg also counts the pairs of the same object: (labelled in A) * (labelled in "
+         "B) is every pair the edge joins. Subtract pos, the same-object pairs: "
+         "neg = (labelled in A) * (labelled in B) - pos"),
         (lambda c: [_counts(*c)[::-1]],
          "pos and neg are swapped: pos counts pairs of the *same* object, neg pairs of "
          "different objects"),
