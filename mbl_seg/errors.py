@@ -3,7 +3,7 @@
 VOI says how much is split and merged; these functions say *which* neurons,
 so a notebook can show them and ask why (a faint membrane? a thin neck?).
 
-Used in: notebooks/01_classical_boundaries, 02_deep_boundaries.
+Used in: notebooks/01_classical_boundaries, 02_deep_boundaries, 04_malis.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from ._validate import as_labels, same_shape
 from .evaluate import contingency_table
 
-__all__ = ["Merge", "merge_errors", "split_errors", "contact", "pairs_touching_in"]
+__all__ = ["Merge", "merge_errors", "split_errors", "contact", "pairs_touching_in",
+           "maximin_affinities"]
 
 
 class Merge(NamedTuple):
@@ -115,6 +118,108 @@ def pairs_touching_in(labels: np.ndarray, where: np.ndarray) -> set[tuple[int, i
     where = np.asarray(where, dtype=bool)
     same_shape(labels, where, ("labels", "where"))
     return {(int(a), int(b)) for a, b in np.unique(_contact_pairs(labels, where), axis=0)}
+
+
+def maximin_affinities(affs: np.ndarray, labels: np.ndarray) -> dict[tuple[int, int], float]:
+    """For every pair of objects, the affinity of the edge that would merge them.
+
+    Two objects ``a`` and ``b`` end up in one connected component of the
+    affinities thresholded at ``t`` exactly when ``t`` is below their *maximin
+    affinity*: the largest, over voxels ``u`` in ``a`` and ``v`` in ``b``, of the
+    weakest edge on the best path from ``u`` to ``v``. It is the one edge a
+    MALIS loss pushes down for that pair. Computed with Kruskal's algorithm on
+    a maximum spanning tree of the voxel graph.
+
+    Parameters
+    ----------
+    affs : (2, Y, X) or (3, Z, Y, X) ndarray of float in [0, 1]
+        Nearest-neighbour affinities, course convention: ``affs[k][i]`` links
+        voxel ``i`` with its neighbour one step back along axis ``k``.
+    labels : (Y, X) or (Z, Y, X) ndarray of uint64
+        Ground-truth objects; 0 (background / unknown) is ignored.
+
+    Returns
+    -------
+    dict
+        ``{(a, b): maximin affinity}`` with ``a < b``, for every pair of
+        labelled objects connected by the graph (all pairs, for a full grid).
+
+    Examples
+    --------
+    >>> labels = np.array([[1, 1, 2, 2]], np.uint64)
+    >>> affs = np.zeros((2, 1, 4), np.float32)
+    >>> affs[1] = [[0.0, 0.75, 0.25, 0.5]]  # edges to the left neighbour
+    >>> maximin_affinities(affs, labels)
+    {(1, 2): 0.25}
+    """
+    labels = as_labels(labels)
+    affs = _as_affinities(affs, labels)
+    heads, tails, weights = _tree_edges(affs)
+    parent = list(range(labels.size))
+    flat = labels.ravel().tolist()
+    members = [{v} if v else set() for v in flat]  # the object ids of each component
+    found: dict[tuple[int, int], float] = {}
+    for u, v, w in zip(heads.tolist(), tails.tolist(), weights.tolist()):
+        ru, rv = _root(parent, u), _root(parent, v)
+        if len(members[ru]) < len(members[rv]):
+            ru, rv = rv, ru
+        for a in members[ru]:
+            for b in members[rv]:
+                key = (a, b) if a < b else (b, a)
+                if a != b and key not in found:
+                    found[key] = w
+        parent[rv] = ru
+        members[ru] |= members[rv]
+        members[rv] = set()
+    return dict(sorted(found.items()))
+
+
+def _as_affinities(affs, labels: np.ndarray) -> np.ndarray:
+    """Check nearest-neighbour affinities for ``labels`` and return them."""
+    if not isinstance(affs, np.ndarray):
+        raise TypeError(f"affs must be a numpy array, got {type(affs).__name__}")
+    expected = (labels.ndim, *labels.shape)
+    if affs.shape != expected:
+        raise ValueError(f"affs must have shape {expected} (one channel per axis, channels "
+                         f"first) for labels of shape {labels.shape}, got {affs.shape}")
+    if not np.issubdtype(affs.dtype, np.floating):
+        raise TypeError(f"affs must be float affinities in [0, 1], got dtype {affs.dtype}")
+    if not np.all(np.isfinite(affs)) or affs.min() < 0 or affs.max() > 1:
+        raise ValueError("affs must be finite and in [0, 1] (probabilities, not logits: "
+                         f"apply a sigmoid), got values in [{np.nanmin(affs)}, {np.nanmax(affs)}]")
+    return affs
+
+
+def _tree_edges(affs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges of a maximum spanning tree of the voxel graph, strongest first."""
+    shape = affs.shape[1:]
+    index = np.arange(int(np.prod(shape))).reshape(shape)
+    heads, tails, weights = [], [], []
+    for k in range(len(shape)):
+        here = [slice(None)] * len(shape)
+        back = [slice(None)] * len(shape)
+        here[k], back[k] = slice(1, None), slice(None, -1)
+        heads.append(index[tuple(here)].ravel())
+        tails.append(index[tuple(back)].ravel())
+        weights.append(affs[k][tuple(here)].ravel())
+    heads, tails, weights = map(np.concatenate, (heads, tails, weights))
+    # scipy finds a *minimum* tree and drops zero weights: 2 - a is in [1, 2]; the
+    # tree's entries carry the edge's index + 1, so the weights come back exactly
+    ranks = np.empty(weights.size)
+    ranks[np.argsort(-weights, kind="stable")] = 1.0 + np.arange(weights.size) / weights.size
+    graph = sparse.csr_matrix((ranks, (heads, tails)), shape=(index.size,) * 2)
+    tree = csgraph.minimum_spanning_tree(graph).tocoo()
+    order = np.argsort(tree.data, kind="stable")
+    edge = np.argsort(-weights, kind="stable")[np.rint((tree.data[order] - 1.0)
+                                                         * weights.size).astype(np.int64)]
+    return heads[edge], tails[edge], weights[edge]
+
+
+def _root(parent: list[int], p: int) -> int:
+    while parent[p] != p:
+        parent[p] = parent[parent[p]]  # path halving keeps the trees shallow
+        p = parent[p]
+    return p
 
 
 def _contact_pairs(labels: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:

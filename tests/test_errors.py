@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
-from mbl_seg.errors import contact, merge_errors, pairs_touching_in, split_errors
+from mbl_seg.errors import (contact, maximin_affinities, merge_errors, pairs_touching_in,
+                            split_errors)
+from mbl_seg.segment import components_from_affinities
+from mbl_seg.targets import affinities
 
 
 def test_perfect_segmentation_has_no_errors_under_any_relabelling():
@@ -54,3 +57,43 @@ def test_pairs_touching_in_agrees_with_contact():
 def test_contact_of_an_object_with_itself_is_an_error():
     with pytest.raises(ValueError, match="two different objects"):
         contact(np.array([[1, 1, 2]], np.uint64), 1, 1)
+
+
+def _maximin_by_thresholds(affs, labels):
+    """Brute force: the highest threshold at which a and b still share a component."""
+    found = {}
+    for t in np.unique(affs)[::-1]:
+        comps = components_from_affinities((affs >= t).astype(np.float32), threshold=0.5)
+        for c in np.unique(comps):
+            ids = sorted(int(i) for i in np.unique(labels[comps == c]) if i)
+            for i, a in enumerate(ids):
+                for b in ids[i + 1:]:
+                    found.setdefault((a, b), float(t))
+    return found
+
+
+@pytest.mark.parametrize("shape", [(6, 7), (3, 4, 5)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_maximin_affinities_equals_a_threshold_sweep(shape, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, size=shape).astype(np.uint64)
+    affs = rng.choice(np.arange(1, 100) / 100, size=(len(shape), *shape)).astype(np.float32)
+    assert maximin_affinities(affs, labels) == pytest.approx(_maximin_by_thresholds(affs, labels))
+
+
+def test_maximin_of_perfect_affinities_is_zero_and_one_leak_shows():
+    labels = np.repeat(np.array([[1, 1, 2, 2, 3, 3]], np.uint64), 4, axis=0)
+    affs = affinities(labels)
+    assert set(maximin_affinities(affs, labels).values()) == {0.0}
+    affs[1, 2, 2] = 0.75  # one leaky edge between objects 1 and 2
+    assert maximin_affinities(affs, labels) == {(1, 2): 0.75, (1, 3): 0.0, (2, 3): 0.0}
+
+
+def test_maximin_affinities_refuses_logits_and_channel_last():
+    labels = np.ones((4, 5), np.uint64)
+    with pytest.raises(ValueError, match="sigmoid"):
+        maximin_affinities(np.full((2, 4, 5), 3.0, np.float32), labels)
+    with pytest.raises(ValueError, match="channels"):
+        maximin_affinities(np.zeros((4, 5, 2), np.float32), labels)
+    with pytest.raises(TypeError, match="float"):
+        maximin_affinities(np.zeros((2, 4, 5), np.uint8), labels)
