@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/realism.py --ranges
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_malis.py
+	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_notebooks.py
 
 clean-venv:

@@ -48,6 +48,10 @@ ISBI_TRAIN, ISBI_TEST = slice(0, 20), slice(20, 30)
 ERODE_PX = 2  # interior pixels are at least this far from another label (or membrane)
 
 
+# nm (z, y, x) of the course's fly sections; the real sections are treated at this size
+COURSE_VOXEL_SIZE = (64.0, 8.0, 8.0)
+
+
 class Volume(NamedTuple):
     """A stack of 2D sections: ``raw`` (z, y, x) uint8, ``labels`` (z, y, x) uint64.
 
@@ -121,8 +125,11 @@ def train_unet(volume: Volume, *, iterations: int, seed: int, device: str,
                intensity: bool = True) -> torch.nn.Module:
     """Notebook 02's boundary U-Net, trained from scratch on ``volume`` (no checkpoint)."""
     net = UNet(dims=2, depth=3, base_features=16, padding="same", seed=seed)
+    # boundary targets are the face neighbours of each contact, whatever the pixel size;
+    # every volume is treated at the course's pixel size (as in assess)
     make_batch = batch_maker(volume.raw, volume.labels, batch_size=4, patch_shape=(128, 128),
-                             targets={"target": boundaries}, augment_intensity=intensity)
+                             voxel_size=COURSE_VOXEL_SIZE, targets={"target": boundaries},
+                             augment_intensity=intensity)
 
     def loss_fn(logits, batch):
         return balanced_bce(logits, batch["target"])
@@ -138,7 +145,8 @@ def regions(volume: Volume) -> dict[str, np.ndarray]:
     """Boolean (z, y, x) masks: real membranes, dark organelles, other interior pixels."""
     membrane = volume.labels == 0
     # boundaries() marks every pixel within thickness / 2 px of another label or of 0
-    interior = np.stack([boundaries(s, thickness=2 * ERODE_PX) == 0 for s in volume.labels])
+    interior = np.stack([boundaries(s, thickness=2 * ERODE_PX, voxel_size=(1, 1)) == 0
+                         for s in volume.labels])
     dark = interior & (volume.raw < volume.raw[membrane].mean())
     return {"membrane": membrane, "dark organelle": dark, "other interior": interior & ~dark}
 
@@ -224,6 +232,7 @@ def main() -> None:
     fly = data.load_dataset("fly/train2d")
     fly_test = data.load_dataset("fly/test2d")
     pixel_size = tuple(float(v) for v in fly.voxel_size[1:])
+    assert pixel_size == COURSE_VOXEL_SIZE[1:], "the course's pixel size changed: update it"
     print(f"device {device} | {args.iterations} iterations | seed {args.seed} | intensity "
           f"augmentation {'on' if args.intensity else 'off'} | watershed "
           f"h = {args.h:g} nm at {pixel_size[0]:g} nm pixels")

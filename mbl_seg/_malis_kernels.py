@@ -22,7 +22,7 @@ _HEAD, _NENT, _ALIVE = range(3)  # rows of `hists` (per histogram)
 _FRESH, _FREE_TOP, _USED, _HISTS = range(4)  # counters in `ctr`
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sorted_edges(values, valid):
     """Affinity 1 first, then (0, 1) by a radix sort, then 0; each tie in index order."""
     n_one = n_mid = n_all = 0
@@ -51,7 +51,7 @@ def _sorted_edges(values, valid):
     return order
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _radix_argsort(keys):
     """Stable argsort of integer keys in [0, 2**30): three counting sorts of 10 bits."""
     n = keys.size
@@ -71,7 +71,7 @@ def _radix_argsort(keys):
     return idx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find(parent, i):
     root = i
     while parent[root] != root:
@@ -83,7 +83,7 @@ def _find(parent, i):
     return root
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _slot(table, ent, hist, label):
     """The slot holding the entry of (hist, label), else the empty slot where it goes."""
     mask = table.size - 1
@@ -94,7 +94,7 @@ def _slot(table, ent, hist, label):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _new_entry(ent, free, ctr, label, count):
     if ctr[_FREE_TOP] > 0:
         ctr[_FREE_TOP] -= 1
@@ -106,7 +106,7 @@ def _new_entry(ent, free, ctr, label, count):
     return e
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add(table, ent, free, hists, ctr, hist, e):
     """Move entry ``e`` into histogram ``hist``; return its count times the count already there."""
     s = _slot(table, ent, hist, ent[_LAB, e])
@@ -125,7 +125,7 @@ def _add(table, ent, free, hists, ctr, hist, e):
     return product
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rebuild(ent, hists, ctr, room):
     """A new table with the live entries only, big enough for ``room`` more insertions."""
     live = ctr[_FRESH] - ctr[_FREE_TOP]
@@ -140,7 +140,7 @@ def _rebuild(ent, hists, ctr, room):
     return table
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _new_hist(comp, tot, ent, free, hists, ctr, table, a, b):
     """Roots ``a`` and ``b`` hold one label each, different: start a histogram in ``a``."""
     hist = ctr[_HISTS]
@@ -152,7 +152,7 @@ def _new_hist(comp, tot, ent, free, hists, ctr, table, a, b):
     comp[a, _KIND], comp[a, _HIST] = _MIXED, hist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _merge(comp, tot, ent, free, hists, ctr, table, a, b):
     """Give root ``a`` the labels of ``a`` and ``b`` (both labelled, not one same label).
 
@@ -179,7 +179,7 @@ def _merge(comp, tot, ent, free, hists, ctr, table, a, b):
     return product
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _room(comp, hists, a, b):
     """At most how many keys merging ``a`` and ``b`` adds to the table."""
     na = hists[_NENT, comp[a, _HIST]] if comp[a, _KIND] == _MIXED else 1
@@ -187,7 +187,7 @@ def _room(comp, hists, a, b):
     return 2 + min(na, nb)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kruskal(order, strides, labels):
     """Visit edges in ``order``; return the merging edges and the pairs each one decides.
 

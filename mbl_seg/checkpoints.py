@@ -4,11 +4,18 @@ A checkpoint is one file holding the model, optimizer and gradient-scaler
 states, the iteration, the loss and validation histories, the seed and a small
 config; it is written atomically (a temporary file, then ``os.replace``), so an
 interrupted save never leaves a broken checkpoint behind. A checkpoint of
-another run (other architecture, optimizer or optimizer settings such as the
-learning rate, seed, batches made by :func:`mbl_seg.pipeline.batch_maker` with
-other sizes, augmentations or training data) is never resumed or overwritten
-silently: resuming from it raises and says what differs. (The loss function is
-not compared: name a new checkpoint when you change it.)
+another run (other architecture or model settings, optimizer or optimizer
+settings such as the learning rate, seed, batches made by
+:func:`mbl_seg.pipeline.batch_maker` with other sizes, augmentations or training
+data, another loss function) is never resumed or overwritten silently: resuming
+from it raises and says what differs.
+
+The loss function is known by its name and a fingerprint of what it computes:
+its compiled code, constants, default arguments, the values it closes over, the
+arguments of a ``functools.partial``, and the functions and numbers of its own
+module that it uses. Renaming it or rewriting a comment keeps the run; changing
+what it computes does not. Checkpoints written before a field was recorded
+(the loss, the model settings) are resumed with that field unknown.
 
 Used in: notebooks/02_deep_boundaries and every later notebook that trains a network
 (through :func:`mbl_seg.train.train`), and to load a pretrained network.
@@ -17,12 +24,18 @@ Used in: notebooks/02_deep_boundaries and every later notebook that trains a net
 from __future__ import annotations
 
 import contextlib
+import dis
+import functools
+import hashlib
 import os
+import sys
 import tempfile
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 __all__ = ["CHECKPOINT_NAME", "load_checkpoint"]
@@ -51,12 +64,16 @@ def _checkpoint_file(checkpoint) -> Path | None:
     return path / CHECKPOINT_NAME if path.is_dir() or not path.suffix else path
 
 
-def _config(model, opt, input_key: str, make_batch=None) -> dict:
-    """What makes a run this run: model, optimizer and its settings, the batches."""
+def _config(model, opt, input_key: str, make_batch=None, loss_fn=None) -> dict:
+    """What makes a run this run: model, optimizer and their settings, batches, loss."""
     settings = {k: _plain(v) for k, v in opt.param_groups[0].items() if k != "params"}
+    model_settings = getattr(model, "config", None)  # constructor arguments, if kept
+    model_settings = _plain(model_settings) if isinstance(model_settings, Mapping) else None
     return {"model_class": type(model).__name__, "model_repr": repr(model),
+            "model_settings": model_settings,
             "optimizer_class": type(opt).__name__, "optimizer_settings": settings,
             "batches": getattr(make_batch, "config", None), "input_key": input_key,
+            "loss": None if loss_fn is None else _identity(loss_fn),
             "torch": str(torch.__version__)}
 
 
@@ -66,7 +83,12 @@ def _plain(value):
         return value.tolist()
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value
+    text = repr(value)  # a memory address differs from run to run: keep the type only
+    return type(value).__qualname__ if " at 0x" in text else text
 
 
 def _start(path: Path | None, model, opt, scaler, config: dict, *, seed: int, resume: bool,
@@ -121,7 +143,30 @@ def _run_differences(saved: dict, model, config: dict, seed: int) -> list[str]:
         problems.append(f"seed {saved.get('seed')} there, {seed} here")
     problems += _setting_differences(old, config, "optimizer_settings", "optimizer")
     problems += _setting_differences(old, config, "batches", "batches")
-    return problems
+    if old.get("model_settings") and config.get("model_settings"):  # else: unknown
+        problems += _setting_differences(old, config, "model_settings", "model")
+    return problems + _loss_differences(old.get("loss"), config.get("loss"))
+
+
+def _loss_differences(there: Mapping | None, here: Mapping | None) -> list[str]:
+    """How the loss of the checkpoint (``there``) differs from this run's (``here``).
+
+    Fingerprints are compared when both come from the same Python version (the
+    compiled code changes between versions), names otherwise. A checkpoint that
+    recorded no loss (older mbl_seg) is taken as the same loss.
+    """
+    if not there or not here:
+        return []
+    comparable = there.get("python") == here.get("python") and there.get("fingerprint")
+    if comparable and there["fingerprint"] == here.get("fingerprint"):
+        return []  # the same computation, even under another name (a lambda, a copy)
+    if there.get("name") != here.get("name"):
+        return [f"it was trained with the loss {there.get('name')!r}, this run uses "
+                f"{here.get('name')!r}"]
+    if comparable:
+        return [f"the loss {here.get('name')!r} was changed since (its code, constants or "
+                "settings differ)"]
+    return []
 
 
 def _setting_differences(old: Mapping, config: Mapping, key: str, what: str) -> list[str]:
@@ -138,6 +183,122 @@ def _setting_differences(old: Mapping, config: Mapping, key: str, what: str) -> 
         else:
             found.append(f"{what} {name} {there.get(name)} there, {here.get(name)} here")
     return found
+
+
+# --- the identity of a loss function -------------------------------------------------------
+
+
+def _identity(fn) -> dict:
+    """``{"name", "fingerprint", "python"}`` of a callable, e.g. ``{"name": "bce_loss", ...}``.
+
+    >>> a = _identity(lambda out, batch: out.mean())
+    >>> b = _identity(lambda logits, b: logits.mean())  # other names, same computation
+    >>> c = _identity(lambda out, batch: out.sum())
+    >>> a["name"], a["fingerprint"] == b["fingerprint"], a["fingerprint"] == c["fingerprint"]
+    ('<lambda>', True, False)
+    """
+    text = repr(_describe(fn, {}))
+    return {"name": _name(fn), "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
+            "fingerprint": hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}
+
+
+def _name(fn) -> str:
+    """A readable name: ``bce_loss``, ``partial(balanced_bce, max_weight=5)``, ``Loss()``."""
+    if isinstance(fn, functools.partial):
+        args = [_short(a) for a in fn.args] + [f"{k}={_short(v)}" for k, v in fn.keywords.items()]
+        return f"partial({', '.join([_name(fn.func), *args])})"
+    if isinstance(fn, (types.FunctionType, types.MethodType, types.BuiltinFunctionType)):
+        return fn.__qualname__
+    return f"{type(fn).__qualname__}()"
+
+
+def _short(value, limit: int = 40) -> str:
+    text = _name(value) if callable(value) else repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _describe(obj, seen: dict, depth: int = 0):
+    """What ``obj`` computes with, as nested tuples of strings (hashed by `_identity`)."""
+    if isinstance(obj, (bool, int, float, complex, str, bytes, type(None))):
+        return repr(obj)
+    if isinstance(obj, (list, tuple, dict)) and not obj:
+        return (type(obj).__name__,)
+    if isinstance(obj, torch.nn.Parameter):  # trained weights change; their shape does not
+        return ("parameter", str(obj.dtype), str(tuple(obj.shape)))
+    if isinstance(obj, torch.nn.Module):  # e.g. a network used by the loss: its layers
+        return ("module", type(obj).__qualname__, repr(obj))
+    if id(obj) in seen or depth > 8:
+        return ("again", type(obj).__qualname__)  # a cycle, or deep enough
+    seen[id(obj)] = obj  # kept alive, so that no later object takes its id
+    down = functools.partial(_describe, seen=seen, depth=depth + 1)
+    if isinstance(obj, functools.partial):
+        return ("partial", down(obj.func), down(obj.args), down(obj.keywords))
+    if isinstance(obj, types.MethodType):
+        return ("method", down(obj.__func__), down(obj.__self__))
+    if isinstance(obj, types.FunctionType):
+        return _describe_function(obj, down)
+    if isinstance(obj, (list, tuple)):
+        return (type(obj).__name__, *map(down, obj))
+    if isinstance(obj, Mapping):
+        return ("dict", *sorted((repr(k), down(v)) for k, v in obj.items()))
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return ("array", *_array_digest(obj))
+    if isinstance(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
+        return ("named", getattr(obj, "__module__", None) or "",
+                getattr(obj, "__qualname__", obj.__name__))
+    call = getattr(type(obj), "__call__", None)  # a loss object: its class, method and state
+    return ("object", type(obj).__module__, type(obj).__qualname__,
+            down(call) if isinstance(call, types.FunctionType) else "",
+            down(getattr(obj, "__dict__", {})))
+
+
+def _array_digest(array) -> tuple[str, str, str]:
+    """dtype, shape and a hash of the contents of a numpy array or torch tensor."""
+    dtype, shape = str(array.dtype), str(tuple(array.shape))
+    if isinstance(array, torch.Tensor):  # as bytes: numpy has no bfloat16
+        array = array.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+    data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    return dtype, shape, hashlib.blake2b(data.data, digest_size=8).hexdigest()
+
+
+def _describe_function(fn: types.FunctionType, down):
+    closure = [cell.cell_contents for cell in fn.__closure__ or ()
+               if not _empty_cell(cell)]
+    used = {}  # the functions and numbers of its own module that it reads
+    for name in sorted(_globals_read(fn.__code__)):
+        value = fn.__globals__.get(name)
+        if (isinstance(value, types.FunctionType) and value.__module__ == fn.__module__
+                or isinstance(value, (bool, int, float, str))):
+            used[name] = value
+    return ("function", _code(fn.__code__, fn.__doc__), down(fn.__defaults__ or ()),
+            down(fn.__kwdefaults__ or {}), down(closure), down(used))
+
+
+def _empty_cell(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return True
+    return False
+
+
+def _code(code: types.CodeType, doc: str | None = None):
+    """The compiled code without names of locals, line numbers or the docstring."""
+    consts = list(code.co_consts)
+    if doc is not None and consts and consts[0] == doc:
+        consts[0] = None  # a new docstring is not a new loss
+    consts = [_code(c) if isinstance(c, types.CodeType) else repr(c) for c in consts]
+    return (code.co_code.hex(), code.co_names, code.co_argcount, code.co_kwonlyargcount,
+            tuple(consts))
+
+
+def _globals_read(code: types.CodeType) -> set[str]:
+    names = {i.argval for i in dis.get_instructions(code)
+             if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _globals_read(const)
+    return names
 
 
 def _shape_differences(state: Mapping, model, limit: int = 3) -> list[str]:
@@ -189,7 +350,7 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
     -------
     dict
         The checkpoint: ``iteration``, ``losses``, ``validation``, ``seed``,
-        ``config`` and the state dicts (see `plot_losses`).
+        ``config`` and the state dicts (see `mbl_seg.viz.plot_losses`).
 
     Examples
     --------

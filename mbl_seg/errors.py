@@ -16,9 +16,10 @@ from scipy.sparse import csgraph
 
 from ._validate import as_labels, same_shape
 from .evaluate import contingency_table
+from .targets import face_neighbours
 
-__all__ = ["Merge", "merge_errors", "split_errors", "contact", "pairs_touching_in",
-           "maximin_affinities"]
+__all__ = ["Merge", "merge_errors", "split_errors", "contact", "contact_pairs",
+           "pairs_touching_in", "maximin_affinities"]
 
 
 class Merge(NamedTuple):
@@ -93,14 +94,11 @@ def contact(labels: np.ndarray, a: int, b: int) -> np.ndarray:
     if int(a) == int(b):
         raise ValueError(f"a contact needs two different objects, got a = b = {a}")
     out = np.zeros(labels.shape, bool)
-    for axis in range(labels.ndim):
-        lo = [slice(None)] * labels.ndim
-        hi = [slice(None)] * labels.ndim
-        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        first, second = labels[tuple(lo)], labels[tuple(hi)]
+    for here, back in face_neighbours(labels.shape):
+        first, second = labels[here], labels[back]
         touch = ((first == a) & (second == b)) | ((first == b) & (second == a))
-        out[tuple(lo)] |= touch
-        out[tuple(hi)] |= touch
+        out[here] |= touch
+        out[back] |= touch
     return out
 
 
@@ -117,7 +115,7 @@ def pairs_touching_in(labels: np.ndarray, where: np.ndarray) -> set[tuple[int, i
     labels = as_labels(labels)
     where = np.asarray(where, dtype=bool)
     same_shape(labels, where, ("labels", "where"))
-    return {(int(a), int(b)) for a, b in np.unique(_contact_pairs(labels, where), axis=0)}
+    return {(int(a), int(b)) for a, b in np.unique(contact_pairs(labels, where), axis=0)}
 
 
 def maximin_affinities(affs: np.ndarray, labels: np.ndarray) -> dict[tuple[int, int], float]:
@@ -195,13 +193,10 @@ def _tree_edges(affs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     shape = affs.shape[1:]
     index = np.arange(int(np.prod(shape))).reshape(shape)
     heads, tails, weights = [], [], []
-    for k in range(len(shape)):
-        here = [slice(None)] * len(shape)
-        back = [slice(None)] * len(shape)
-        here[k], back[k] = slice(1, None), slice(None, -1)
-        heads.append(index[tuple(here)].ravel())
-        tails.append(index[tuple(back)].ravel())
-        weights.append(affs[k][tuple(here)].ravel())
+    for k, (here, back) in enumerate(face_neighbours(shape)):
+        heads.append(index[here].ravel())
+        tails.append(index[back].ravel())
+        weights.append(affs[k][here].ravel())
     heads, tails, weights = map(np.concatenate, (heads, tails, weights))
     # scipy finds a *minimum* tree and drops zero weights: 2 - a is in [1, 2]; the
     # tree's entries carry the edge's index + 1, so the weights come back exactly
@@ -222,16 +217,22 @@ def _root(parent: list[int], p: int) -> int:
     return p
 
 
-def _contact_pairs(labels: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-    """(n, 2) ids, smaller first, of every face-neighbour contact (at ``where``, if given)."""
+def contact_pairs(labels: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """The ids ``(a, b)``, ``a < b``, of every face-neighbour contact (at ``where``, if given).
+
+    One row per pair of touching voxels, so a long contact gives many rows
+    (``np.unique(..., return_counts=True)`` measures it).
+
+    >>> contact_pairs(np.array([[1, 1, 2], [3, 3, 2]], np.uint64)).tolist()
+    [[1, 3], [1, 3], [1, 2], [2, 3]]
+    """
+    labels = as_labels(labels)
     found = []
-    for axis in range(labels.ndim):
-        lab = np.moveaxis(labels, axis, 0)
-        lo, hi = lab[:-1], lab[1:]
+    for here, back in face_neighbours(labels.shape):
+        lo, hi = labels[back], labels[here]
         keep = (lo != hi) & (lo > 0) & (hi > 0)
         if where is not None:
-            hit = np.moveaxis(where, axis, 0)
-            keep &= hit[:-1] | hit[1:]
+            keep &= where[back] | where[here]
         found.append(np.sort(np.stack([lo[keep], hi[keep]], axis=1), axis=1))
     return np.concatenate(found)
 

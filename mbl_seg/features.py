@@ -14,8 +14,8 @@ several scales ``sigma``:
 
 Conventions:
 
-* ``sigma`` is in nm when ``voxel_size`` (nm per voxel, z, y, x) is given,
-  else in voxels; axis ``i`` uses ``sigma / voxel_size[i]`` voxels, so a
+* ``sigma`` is always in nm and ``voxel_size`` (nm per voxel, z, y, x) is
+  required; axis ``i`` uses ``sigma / voxel_size[i]`` voxels, so a
   (40, 4, 4) nm volume is smoothed less along z. Where that is below half a
   voxel the axis is neither smoothed nor differentiated (unresolved scale).
 * Derivatives are *scale-normalised*: each derivative along axis ``i`` is
@@ -79,8 +79,8 @@ def filter_bank(
     image : ([Z,] Y, X) ndarray
         Raw EM, any real dtype (uint8 is converted to float32, not rescaled).
     sigmas : sequence of float, optional
-        Scales, in nm if ``voxel_size`` is given, else in voxels.
-    voxel_size : sequence of float, optional
+        Scales in nm.
+    voxel_size : sequence of float, required
         nm per voxel in (z, y, x) order (or (y, x) for a 2D image).
     features : sequence of str, optional
         Which kinds to compute, a subset of :data:`FEATURES`.
@@ -94,11 +94,11 @@ def filter_bank(
     Examples
     --------
     >>> image = np.zeros((32, 32), dtype=np.uint8)
-    >>> stack = filter_bank(image, sigmas=(1.0, 2.0))
+    >>> stack = filter_bank(image, sigmas=(8.0, 16.0), voxel_size=(8, 8))
     >>> stack.data.shape, stack.data.dtype
     ((14, 32, 32), dtype('float32'))
     >>> stack.names[:3]
-    ('gaussian (sigma=1)', 'gaussian (sigma=2)', 'log (sigma=1)')
+    ('gaussian (sigma=8)', 'gaussian (sigma=16)', 'log (sigma=8)')
 
     Used in: notebooks/01_classical_boundaries
     """
@@ -132,8 +132,8 @@ def hessian_eigenvalues(
     image : ([Z,] Y, X) ndarray
         Real-valued image.
     sigma : float
-        Scale, in nm if ``voxel_size`` is given, else in voxels.
-    voxel_size : sequence of float, optional
+        Scale in nm.
+    voxel_size : sequence of float, required
         nm per voxel, (z, y, x) order.
 
     Returns
@@ -144,7 +144,7 @@ def hessian_eigenvalues(
     Examples
     --------
     >>> image = np.ones((9, 9)); image[:, 4] = 0  # a dark vertical line
-    >>> ev = hessian_eigenvalues(image, 1.0)
+    >>> ev = hessian_eigenvalues(image, 1.0, voxel_size=(1, 1))
     >>> ev.shape, bool(ev[0, 4, 4] > 0.3), bool(abs(ev[1, 4, 4]) < 1e-3)
     ((2, 9, 9), True, True)
 
@@ -170,10 +170,10 @@ def structure_tensor_eigenvalues(
     image : ([Z,] Y, X) ndarray
         Real-valued image.
     sigma : float
-        Inner scale, in nm if ``voxel_size`` is given, else in voxels.
+        Inner scale in nm.
     rho : float, optional
         Outer scale, same units; default ``2 * sigma``.
-    voxel_size : sequence of float, optional
+    voxel_size : sequence of float, required
         nm per voxel, (z, y, x) order.
 
     Returns
@@ -184,7 +184,7 @@ def structure_tensor_eigenvalues(
     Examples
     --------
     >>> image = np.zeros((16, 16)); image[:, 8:] = 1  # a vertical edge
-    >>> ev = structure_tensor_eigenvalues(image, 1.0)
+    >>> ev = structure_tensor_eigenvalues(image, 1.0, voxel_size=(1, 1))
     >>> ev.shape, bool(ev[0, 8, 8] > 0.05), bool(ev[1, 8, 8] < 1e-6)
     ((2, 16, 16), True, True)
 
@@ -206,8 +206,8 @@ def gradient_magnitude(
     image : ([Z,] Y, X) ndarray
         Real-valued image.
     sigma : float
-        Scale, in nm if ``voxel_size`` is given, else in voxels.
-    voxel_size : sequence of float, optional
+        Scale in nm.
+    voxel_size : sequence of float, required
         nm per voxel, (z, y, x) order.
 
     Returns
@@ -218,7 +218,7 @@ def gradient_magnitude(
     Examples
     --------
     >>> image = np.zeros((16, 16)); image[:, 8:] = 1
-    >>> magnitude = gradient_magnitude(image, 1.0)
+    >>> magnitude = gradient_magnitude(image, 1.0, voxel_size=(1, 1))
     >>> bool(magnitude[5, 7] > 0.3), float(magnitude[5, 0])
     (True, 0.0)
 
@@ -353,7 +353,7 @@ def _as_float(image) -> np.ndarray:
 
 
 def _voxel_size(voxel_size, ndim: int) -> tuple[float, ...]:
-    return (1.0,) * ndim if voxel_size is None else as_voxel_size(voxel_size, ndim)
+    return as_voxel_size(voxel_size, ndim)  # required: sigma is in nm
 
 
 def _prepare(image, sigma, voxel_size):

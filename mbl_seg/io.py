@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._validate import as_voxel_size
+from ._validate import as_offset, as_voxel_size
 
 __all__ = ["Volume", "write_volume", "read_volume", "open_volume", "read_cremi", "checksum"]
 
@@ -83,8 +83,9 @@ def write_volume(
         Array path inside the group, e.g. ``"fly/train/raw"``.
     data : (Z, Y, X) or (C, Z, Y, X) ndarray
         Axis order z, y, x (channels first).
-    voxel_size, offset : sequence of floats
-        nm, (z, y, x). ``offset`` defaults to 0.
+    voxel_size, offset : float or sequence of floats
+        nm, (z, y, x); one number stands for every axis. Voxel sizes are
+        positive, offsets finite; ``offset`` defaults to 0.
     chunks : tuple of ints, optional
         Chunk shape; default about 1 MB blocks.
     attributes : dict, optional
@@ -111,9 +112,7 @@ def write_volume(
     axes = _axes(data.ndim)
     n = _spatial_ndim(data.ndim)
     voxel_size = as_voxel_size(voxel_size, n)
-    offset = tuple(float(o) for o in (offset if offset is not None else (0.0,) * n))
-    if len(offset) != n:
-        raise ValueError(f"offset must have {n} entries (nm, z, y, x), got {offset}")
+    offset = as_offset(0.0 if offset is None else offset, n)
     group = zarr.open_group(str(path), mode="a")
     if name in group and not overwrite:
         raise FileExistsError(
@@ -150,7 +149,7 @@ def open_volume(path: str | Path, name: str) -> Volume:
             "mbl_seg.io.write_volume or pass the voxel size yourself"
         )
     voxel_size = as_voxel_size(attrs["voxel_size"], n)
-    offset = tuple(float(o) for o in attrs.get("offset", (0.0,) * n))
+    offset = as_offset(attrs.get("offset", 0.0), n)
     return Volume(array, voxel_size, offset)
 
 
@@ -205,7 +204,7 @@ def _read_h5(f, key: str) -> Volume:
         raise ValueError(f"{f.filename}:{key} has no 'resolution' attribute (nm, z, y, x)")
     n = _spatial_ndim(ds.ndim)
     voxel_size = as_voxel_size(tuple(ds.attrs["resolution"]), n)
-    offset = tuple(float(o) for o in ds.attrs.get("offset", (0.0,) * n))
+    offset = as_offset(tuple(ds.attrs.get("offset", (0.0,) * n)), n)
     return Volume(ds[...], voxel_size, offset)
 
 

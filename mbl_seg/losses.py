@@ -15,11 +15,14 @@ Used in: notebooks/02_deep_boundaries, notebooks/04_malis
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .malis import _weighted_edges
+from .malis import weighted_edges
 
 __all__ = ["balance_weights", "balanced_bce", "malis_loss"]
 
@@ -123,7 +126,8 @@ def balanced_bce(logits: torch.Tensor, target: torch.Tensor, *,
     return loss / n_valid
 
 
-def malis_loss(affs: torch.Tensor, labels, *, constrained: bool = True) -> torch.Tensor:
+def malis_loss(affs: torch.Tensor, labels, *, constrained: bool = True,
+               workers: int | None = None) -> torch.Tensor:
     """The MALIS loss of predicted nearest-neighbour affinities.
 
     For every edge ``e``, ``pos[e]`` / ``neg[e]`` pairs of labelled voxels (same
@@ -151,6 +155,11 @@ def malis_loss(affs: torch.Tensor, labels, *, constrained: bool = True) -> torch
     constrained : bool, optional
         True (default): constrained MALIS (Funke et al. 2018), False: the
         original MALIS (Turaga et al. 2009).
+    workers : int, optional
+        Threads counting the pairs of the batch items in parallel (the compiled
+        passes release the GIL); default: one per item, at most one per CPU
+        core this process may use. 1: one item after the other. The result
+        does not depend on it.
 
     Returns
     -------
@@ -167,13 +176,24 @@ def malis_loss(affs: torch.Tensor, labels, *, constrained: bool = True) -> torch
     Used in: notebooks/04_malis
     """
     affs, labels = _check_malis_inputs(affs, labels)
+    workers = _malis_workers(workers, affs.shape[0])
     flat = affs.reshape(affs.shape[0], -1)
     with torch.no_grad():
         probs = affs.detach().float().cpu().numpy()
+
+    def count(i: int):
+        return weighted_edges(probs[i], labels[i], constrained=constrained)
+
+    # Items are independent; the results are summed in item order below, so the
+    # loss is bitwise the same whatever the number of workers.
+    if workers == 1:
+        weighted = [count(i) for i in range(affs.shape[0])]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="mbl_seg-malis") as pool:
+            weighted = list(pool.map(count, range(affs.shape[0])))
     dtype = torch.promote_types(affs.dtype, torch.float32)  # half precision: sum in float32
     total, n_pairs = affs.new_zeros((), dtype=dtype), 0.0
-    for i in range(affs.shape[0]):
-        edges, counts, targets = _weighted_edges(probs[i], labels[i], constrained=constrained)
+    for i, (edges, counts, targets) in enumerate(weighted):
         n_pairs += float(counts.sum())
         a = flat[i][torch.from_numpy(edges).to(affs.device)].to(dtype)
         w = torch.from_numpy(counts).to(a.device, dtype)
@@ -205,6 +225,16 @@ def _mask_like(mask, target: torch.Tensor) -> torch.Tensor:
     except RuntimeError:
         raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the "
                          f"target shape {tuple(target.shape)}") from None
+
+
+def _malis_workers(workers, n_items: int) -> int:
+    if workers is None:
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)
+        return max(1, min(n_items, cores))
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive int (threads) or None, got {workers!r}")
+    return int(min(workers, max(n_items, 1)))
 
 
 def _check_malis_inputs(affs, labels) -> tuple[torch.Tensor, np.ndarray]:

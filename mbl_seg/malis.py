@@ -40,7 +40,7 @@ from . import _malis_kernels as _kernels
 from ._validate import as_labels
 from .targets import affinities
 
-__all__ = ["MalisCounts", "malis_weights", "maximin_edge"]
+__all__ = ["MalisCounts", "malis_weights", "maximin_edge", "weighted_edges", "descending_order"]
 
 
 class MalisCounts(NamedTuple):
@@ -160,7 +160,7 @@ def _strides(shape: tuple[int, ...]) -> np.ndarray:
     return np.array([int(np.prod(shape[k + 1:])) for k in range(len(shape))], dtype=np.int64)
 
 
-def _descending_order(affs: np.ndarray) -> np.ndarray:
+def descending_order(affs: np.ndarray) -> np.ndarray:
     """Flat indices of the in-volume edges by decreasing affinity, ties by index.
 
     The same as ``np.argsort(-affs.ravel(), kind="stable")`` without the edges
@@ -177,7 +177,7 @@ def _descending_order(affs: np.ndarray) -> np.ndarray:
 
 def _merges(affs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
     """(edges, pos, neg) of the merging edges only: every other edge decides no pair."""
-    order = _descending_order(affs)
+    order = descending_order(affs)
     return _kernels._kruskal(order, _strides(labels.shape), labels.ravel().view(np.int64))
 
 
@@ -200,7 +200,7 @@ def _dense(edges: np.ndarray, counts: np.ndarray, shape: tuple[int, ...]) -> np.
     return out.reshape(shape)
 
 
-def _weighted_edges(affs: np.ndarray, labels: np.ndarray, *,
+def weighted_edges(affs: np.ndarray, labels: np.ndarray, *,
                     constrained: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The MALIS loss as (flat edge, number of pairs, target affinity) triples, zeros dropped.
 

@@ -18,6 +18,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ._validate import as_number
+
 __all__ = ["UNet", "ValidShapes", "center_crop"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU}
@@ -70,10 +72,18 @@ def center_crop(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 def _per_level(value, count: int, dims: int, name: str) -> list[tuple[int, ...]]:
     """``value`` as ``count`` per-axis tuples: an int, one per-axis tuple, or one per level."""
-    if isinstance(value, int) or all(isinstance(v, int) for v in value):
-        value = [value] * count
-    levels = [(v,) * dims if isinstance(v, int) else tuple(v) for v in value]
-    if len(levels) != count or any(len(v) != dims or min(v) < 1 for v in levels):
+    def one(v) -> bool:  # a single number, also a numpy one
+        return not isinstance(v, (Sequence, torch.Tensor)) and getattr(v, "ndim", 0) == 0
+
+    try:
+        flat = one(value) or all(one(v) for v in value)
+        given = [value] * count if flat else value
+        levels = [(v,) * dims if one(v) else tuple(v) for v in given]
+        levels = [tuple(as_number(v, name, integer=True, positive=True) for v in level)
+                  for level in levels]
+    except (TypeError, ValueError):
+        levels = []
+    if len(levels) != count or any(len(v) != dims for v in levels):
         raise ValueError(f"{name} must be an int, a tuple of {dims} ints, or {count} such "
                          f"entries (one per level), all >= 1; got {value!r}")
     return levels
@@ -149,16 +159,16 @@ class UNet(nn.Module):
                  activation: str = "relu", final_activation: str | None = None,
                  seed: int | torch.Generator | None = None):
         super().__init__()
+        dims = dims if isinstance(dims, str) else as_number(dims, "dims", integer=True)
         options = dict(dims=dims, padding=padding, norm=norm, activation=activation,
                        final_activation=final_activation)
         for name, value in options.items():
             if value not in _CHOICES[name]:
                 raise ValueError(f"{name} must be one of {_CHOICES[name]}, got {value!r}")
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be an int >= 1 (levels, bottom included), got {depth!r}")
+        in_channels, out_channels, depth, base_features, feature_growth = (
+            as_number(value, name, integer=True, positive=True) for name, value in (
+                ("in_channels", in_channels), ("out_channels", out_channels), ("depth", depth),
+                ("base_features", base_features), ("feature_growth", feature_growth)))
         self.in_channels, self.out_channels, self.dims, self.depth, self.padding = (
             in_channels, out_channels, dims, depth, padding)
         self.features = [base_features * feature_growth**level for level in range(depth)]

@@ -11,11 +11,12 @@ Used in: notebooks/02_deep_boundaries, 03_affinities, 04_malis.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._validate import as_image, as_labels, same_shape
+from ._validate import as_image, as_labels, as_number, as_voxel_size, same_shape
 from .io import checksum
 
 __all__ = ["normalize", "random_crop", "augment", "intensity_augment", "batch_maker"]
@@ -24,16 +25,32 @@ __all__ = ["normalize", "random_crop", "augment", "intensity_augment", "batch_ma
 def normalize(raw: np.ndarray) -> np.ndarray:
     """Raw EM as float32 in [0, 1] (uint8 / 255; floats are passed through as float32).
 
+    Float raw must already be normalised: values outside [-0.5, 1.5] (e.g. 0-255
+    stored as float, or z-scored data) are refused, as are nan, inf and empty
+    arrays; a network trained on [0, 1] would silently see something else.
+
     >>> normalize(np.array([0, 255], np.uint8))
     array([0., 1.], dtype=float32)
     """
     if not isinstance(raw, np.ndarray):
         raise TypeError(f"raw must be a numpy array, got {type(raw).__name__}")
+    if raw.size == 0:
+        raise ValueError(f"raw is empty (shape {raw.shape}): every axis needs at least one voxel")
     if raw.dtype == np.uint8:
         return raw.astype(np.float32) / 255.0
-    if np.issubdtype(raw.dtype, np.floating):
-        return raw.astype(np.float32, copy=False)
-    raise TypeError(f"raw must be uint8 (0-255) or float in [0, 1], got dtype {raw.dtype}")
+    if not np.issubdtype(raw.dtype, np.floating):
+        raise TypeError(f"raw must be uint8 (0-255) or float in [0, 1], got dtype {raw.dtype}")
+    raw = raw.astype(np.float32, copy=False)
+    finite = np.isfinite(raw)
+    if not finite.all():
+        raise ValueError(f"raw contains nan or inf ({raw.size - np.count_nonzero(finite)} of "
+                         f"{raw.size} values): expected uint8 (0-255) or finite float in [0, 1]")
+    lo, hi = float(raw.min()), float(raw.max())
+    if lo < -0.5 or hi > 1.5:  # some slack: noise or a filter may step a little outside
+        raise ValueError(f"raw must be uint8 (0-255) or float normalised to [0, 1], got float "
+                         f"values from {lo:.4g} to {hi:.4g}: 8-bit values stored as float? "
+                         "divide it by 255, or pass the uint8 array as it is")
+    return raw
 
 
 def random_crop(shape: Sequence[int], crop: Sequence[int],
@@ -50,16 +67,19 @@ def random_crop(shape: Sequence[int], crop: Sequence[int],
     return tuple(slice(a, a + c) for a, c in zip(starts, crop))
 
 
-def augment(arrays: list[np.ndarray], rng: np.random.Generator, *, ndim: int) -> list[np.ndarray]:
+def augment(arrays: list[np.ndarray], rng: np.random.Generator, *, ndim: int,
+            transpose: bool = True) -> list[np.ndarray]:
     """The same random flips (every axis) and y/x transpose applied to all ``arrays``.
 
     Flips and transposes change nothing a label or boundary means, so targets
     computed after them are still right (affinities must be computed after).
     The last ``ndim`` axes are spatial; the transpose is drawn but only done
-    when y and x have the same size (it would change the patch shape).
+    when ``transpose`` allows it (y and x voxels of the same size) and y and
+    x have the same size (it would change the patch shape).
     """
     flips = rng.integers(0, 2, size=ndim).astype(bool)
-    transpose = bool(rng.integers(0, 2)) and arrays[0].shape[-1] == arrays[0].shape[-2]
+    transpose = (bool(rng.integers(0, 2)) and transpose
+                 and arrays[0].shape[-1] == arrays[0].shape[-2])
     out = []
     for a in arrays:
         lead = a.ndim - ndim
@@ -100,7 +120,8 @@ def intensity_augment(raw: np.ndarray, rng: np.random.Generator, *,
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[int],
+def batch_maker(raw: np.ndarray, labels: np.ndarray, *, voxel_size: Sequence[float],
+                patch_shape: Sequence[int],
                 targets: dict[str, Callable[[np.ndarray], np.ndarray]],
                 batch_size: int = 4, sections: bool = False,
                 augment_data: bool = True,
@@ -113,11 +134,17 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
         The EM volume (or a stack of 2D sections).
     labels : (Z, Y, X) ndarray of uint64
         Ground truth for ``raw``.
+    voxel_size : sequence of 3 floats
+        nm per voxel (z, y, x) of ``raw``, required. A target function that
+        takes a ``voxel_size`` keyword (e.g. :func:`mbl_seg.targets.boundaries`)
+        gets the crop's voxel size ((y, x) for 2D patches); y and x are only
+        transposed when their voxels are the same size.
     patch_shape : tuple of int
         Crop size, (y, x) for 2D patches from sections or (z, y, x).
     targets : dict of name -> callable
         Each ``fn(label_crop) -> (c, *spatial) or (*spatial) float32`` gives one
-        entry of the batch, e.g. ``{"target": lambda l: boundaries(l)}``.
+        entry of the batch, e.g. ``{"target": boundaries}`` (called as
+        ``boundaries(crop, voxel_size=...)``, see ``voxel_size``).
     batch_size : int, optional
         Crops per batch.
     sections : bool, optional
@@ -140,7 +167,8 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
     Examples
     --------
     >>> raw = np.zeros((2, 16, 16), np.uint8); labels = np.ones((2, 16, 16), np.uint64)
-    >>> make = batch_maker(raw, labels, patch_shape=(8, 8), targets={"fg": lambda l: l > 0})
+    >>> make = batch_maker(raw, labels, voxel_size=(40, 8, 8), patch_shape=(8, 8),
+    ...                    targets={"fg": lambda l: l > 0})
     >>> {k: v.shape for k, v in make(np.random.default_rng(0)).items()}
     {'raw': (4, 1, 8, 8), 'fg': (4, 1, 8, 8)}
     """
@@ -148,19 +176,28 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
             isinstance(k, str) and callable(f) for k, f in targets.items()):
         raise TypeError("targets must be a dict of name -> function of a label crop, e.g. "
                         f"{{'target': boundaries}}, got {targets!r}")
+    for name, array in (("raw", raw), ("labels", labels)):
+        if np.ndim(array) == 2:
+            raise ValueError(
+                f"batch_maker takes a (z, y, x) stack, got a 2D {name} section of shape "
+                f"{np.shape(array)}: for 2D training pass a stack of sections with patch_shape "
+                "(y, x); to train on this one section, add the axis: raw[None], labels[None]")
     raw = normalize(as_image(raw, ndim=(3,)))
     labels = as_labels(labels, ndim=(3,))
     same_shape(raw, labels, ("raw", "labels"))
-    patch_shape = tuple(int(p) for p in patch_shape)
-    if len(patch_shape) not in (2, 3):
-        raise ValueError(f"patch_shape must be (y, x) or (z, y, x), got {patch_shape}")
+    if np.ndim(patch_shape) != 1 or len(patch_shape) not in (2, 3):
+        raise ValueError(f"patch_shape must be (y, x) or (z, y, x), got {patch_shape!r}")
+    patch_shape = tuple(as_number(p, "patch_shape entries", integer=True, positive=True)
+                        for p in patch_shape)
     sections = sections or len(patch_shape) == 2
     if sections and len(patch_shape) != 2:
         raise ValueError(f"with sections=True, patch_shape is (y, x), got {patch_shape}")
     window = (1, *patch_shape) if sections else patch_shape
+    voxel_size = as_voxel_size(voxel_size, 3)
+    crop_voxel = voxel_size[1:] if sections else voxel_size
+    takes_voxel_size = {name: _takes_voxel_size(fn) for name, fn in targets.items()}
     random_crop(raw.shape, window, np.random.default_rng(0))  # fail early if it can't fit
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    batch_size = as_number(batch_size, "batch_size", integer=True, positive=True)
 
     def make_batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
         items = []
@@ -170,12 +207,14 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
             if sections:
                 r, lab = r[0], lab[0]
             if augment_data:
-                r, lab = augment([r, lab], rng, ndim=len(patch_shape))
+                r, lab = augment([r, lab], rng, ndim=len(patch_shape),
+                                 transpose=voxel_size[1] == voxel_size[2])
             if augment_intensity:
                 r = intensity_augment(r, rng)
             item = {"raw": r[None]}
             for name, fn in targets.items():
-                t = np.asarray(fn(lab))
+                t = np.asarray(fn(lab, voxel_size=crop_voxel) if takes_voxel_size[name]
+                               else fn(lab))
                 # labels stay integers (float32 would round ids above 2**24)
                 t = t if np.issubdtype(t.dtype, np.integer) else t.astype(np.float32)
                 item[name] = t if t.ndim == len(patch_shape) + 1 else t[None]
@@ -185,11 +224,20 @@ def batch_maker(raw: np.ndarray, labels: np.ndarray, *, patch_shape: Sequence[in
     # what a checkpoint compares to tell this run from another (mbl_seg.train)
     make_batch.config = {
         "raw": _fingerprint(raw), "labels": _fingerprint(labels),
+        "voxel_size": list(voxel_size),
         "patch_shape": list(patch_shape), "batch_size": int(batch_size),
         "sections": bool(sections), "targets": sorted(targets),
         "augment_data": bool(augment_data), "augment_intensity": bool(augment_intensity),
     }
     return make_batch
+
+
+def _takes_voxel_size(fn: Callable) -> bool:
+    """Whether ``fn`` has a ``voxel_size`` parameter (a target in nm needs one)."""
+    try:
+        return "voxel_size" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
 
 
 def _fingerprint(array: np.ndarray) -> str:

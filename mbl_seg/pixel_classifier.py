@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from ._validate import as_image
+from ._validate import as_image, as_number
 from .features import Features
 
 __all__ = ["UNLABELLED", "BOUNDARY", "INSIDE", "scribbles", "PixelClassifier"]
@@ -72,7 +72,9 @@ def scribbles(
     Used in: notebooks/01_classical_boundaries
     """
     is_boundary = _boundary_mask(boundaries)
-    _check_strokes(n_strokes, length, margin)
+    n_strokes = as_number(n_strokes, "n_strokes", integer=True, positive=True)
+    length = as_number(length, "length", integer=True, positive=True)
+    margin = as_number(margin, "margin", nonnegative=True, unit="pixels")
     volume = is_boundary.reshape((-1,) + is_boundary.shape[-2:])  # 2D becomes one section
     inside = _inside(volume, margin)
     rng = np.random.default_rng(seed)
@@ -122,14 +124,6 @@ def _inside(volume: np.ndarray, margin: float) -> np.ndarray:
     if not inside.any():
         raise ValueError(f"no pixel is {margin} pixels away from a boundary: lower margin")
     return inside
-
-
-def _check_strokes(n_strokes, length, margin) -> None:
-    for name, value in (("n_strokes", n_strokes), ("length", length)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not margin >= 0:
-        raise ValueError(f"margin must be >= 0 pixels, got {margin!r}")
 
 
 def _boundary_mask(boundaries) -> np.ndarray:
@@ -182,9 +176,7 @@ class PixelClassifier:
     """
 
     def __init__(self, hidden: int = 32, *, seed: int = 0) -> None:
-        if not isinstance(hidden, (int, np.integer)) or hidden < 0:
-            raise ValueError(f"hidden must be an int >= 0 (0 = logistic regression), got {hidden!r}")
-        self.hidden = int(hidden)
+        self.hidden = as_number(hidden, "hidden", integer=True, nonnegative=True)
         self.seed = seed
         self.model: torch.nn.Module | None = None
         self.mean = self.std = None
@@ -201,9 +193,9 @@ class PixelClassifier:
         annotations : ([Z,] Y, X) uint8 ndarray
             0 = unlabelled (ignored), 1 = boundary, 2 = inside.
         iterations : int, optional
-            Full-batch Adam steps.
+            Full-batch Adam steps, at least 1.
         learning_rate : float, optional
-            Adam step size.
+            Adam step size, positive.
         verbose : bool, optional
             Print the loss every 100 iterations.
 
@@ -212,6 +204,8 @@ class PixelClassifier:
         PixelClassifier
             ``self``, trained; ``self.losses`` holds the loss of every step.
         """
+        iterations = as_number(iterations, "iterations", integer=True, positive=True)
+        learning_rate = as_number(learning_rate, "learning_rate", positive=True)
         data = _feature_array(features)
         annotations = _annotations(annotations, data.shape[1:])
         x = data[:, annotations > 0].T  # (n_labelled, n_features)
@@ -222,7 +216,7 @@ class PixelClassifier:
         # each class weighs half of the loss, however many pixels it has
         weight = torch.where(target > 0, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
         self.model = _network(data.shape[0], self.hidden, self.seed)
-        self.losses = _train(self.model, inputs, target, weight, iterations=int(iterations),
+        self.losses = _train(self.model, inputs, target, weight, iterations=iterations,
                              learning_rate=learning_rate, verbose=verbose)
         return self
 
@@ -243,6 +237,7 @@ class PixelClassifier:
         """
         if self.model is None:
             raise RuntimeError("call fit(features, annotations) before predict(features)")
+        chunk_size = as_number(chunk_size, "chunk_size", integer=True, positive=True)
         data = _feature_array(features)
         if data.shape[0] != self.mean.size:
             raise ValueError(f"the classifier was trained on {self.mean.size} features, "
@@ -297,17 +292,25 @@ def _network(n_features: int, hidden: int, seed: int) -> torch.nn.Module:
 
 def _feature_array(features) -> np.ndarray:
     data = features.data if isinstance(features, Features) else features
-    data = as_image(data, name="features", ndim=(3, 4))
+    data = as_image(data, name="features", ndim=(3, 4),
+                    layout="(n_features, y, x) or (n_features, z, y, x)")
     if np.iscomplexobj(data):
         raise TypeError(f"features must be real, got dtype {data.dtype}")
-    return data.astype(np.float32, copy=False)
+    data = data.astype(np.float32, copy=False)
+    finite = np.isfinite(data)
+    if not finite.all():
+        raise ValueError(f"features contain nan or inf ({data.size - np.count_nonzero(finite)} "
+                         f"of {data.size} values): expected finite numbers; does the image "
+                         "hold nan or inf?")
+    return data
 
 
 def _annotations(annotations, spatial: tuple[int, ...]) -> np.ndarray:
     annotations = as_image(annotations, name="annotations")
     if not (np.issubdtype(annotations.dtype, np.integer) or annotations.dtype == bool):
-        raise TypeError(f"annotations must be integers (0, 1 = boundary, 2 = inside), "
-                        f"got dtype {annotations.dtype}")
+        nan = "; use 0 for unlabelled, not nan" if np.isnan(annotations).any() else ""
+        raise TypeError(f"annotations must be integers (0 = unlabelled, 1 = boundary, "
+                        f"2 = inside), got dtype {annotations.dtype}{nan}")
     if annotations.shape != spatial:
         raise ValueError(f"annotations must have the spatial shape of the features "
                          f"{spatial}, got {annotations.shape}")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ._validate import as_number
 from .env import select_device, use_amp
 from .pipeline import normalize
 
@@ -52,7 +53,9 @@ def predict(model: torch.nn.Module, raw: np.ndarray, *, sections: bool = False,
         A network taking (b, c, *spatial); a :class:`mbl_seg.models.UNet`
         tells its padding and valid shapes, other modules are run as they are.
     raw : (Y, X), (Z, Y, X) ndarray, or (C, ...) with ``C = in_channels``
-        uint8 EM (normalised to [0, 1] here) or float input.
+        uint8 EM (normalised to [0, 1] here) or float input already in [0, 1]
+        (see :func:`mbl_seg.pipeline.normalize`: nan, empty arrays and floats
+        far outside [0, 1] are refused).
     sections : bool, optional
         Treat a (Z, Y, X) array as a stack of independent 2D sections (for a
         2D net); else a 2D net needs (Y, X) and a 3D net (Z, Y, X).
@@ -61,7 +64,7 @@ def predict(model: torch.nn.Module, raw: np.ndarray, *, sections: bool = False,
     device : str, optional
         "cuda", "mps" or "cpu"; default: the best available.
     batch_size : int, optional
-        Sections per forward pass.
+        Sections per forward pass, at least 1.
     amp : bool, optional
         Mixed precision (default: on CUDA only).
 
@@ -70,6 +73,7 @@ def predict(model: torch.nn.Module, raw: np.ndarray, *, sections: bool = False,
     (C_out, *spatial) ndarray of float32
         For sections: (C_out, Z, Y, X).
     """
+    batch_size = as_number(batch_size, "batch_size", integer=True, positive=True)
     raw = normalize(np.asarray(raw))
     dims = getattr(model, "dims", None) or (2 if sections else raw.ndim)
     in_channels = getattr(model, "in_channels", 1)

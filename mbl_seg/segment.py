@@ -26,7 +26,8 @@ from scipy.sparse.csgraph import connected_components
 from skimage.morphology import reconstruction
 from skimage.segmentation import watershed
 
-from ._validate import as_image, as_voxel_size
+from ._validate import (as_affinities, as_boundary_map, as_image, as_number, as_voxel_size,
+                        check_channels)
 from .targets import as_offsets, nearest_offsets, offset_slices
 
 __all__ = ["find_seeds", "seeded_watershed", "boundaries_from_affinities",
@@ -70,8 +71,8 @@ def find_seeds(distance: np.ndarray, *, min_distance: float | None = None,
         A seed must be the largest distance within this radius in nm (an
         ellipsoid in voxels when the voxels are anisotropic). Default: the
         immediate neighbours only.
-    voxel_size : sequence of float, optional
-        nm per voxel, (z, y, x); default 1 per axis.
+    voxel_size : sequence of float, required
+        nm per voxel, (z, y, x) or (y, x); no default (distances are in nm).
     h : float, optional
         Keep only maxima that rise at least ``h`` nm above the lowest pass to
         a higher maximum (h-maxima): removes seeds on small bumps of the
@@ -87,21 +88,18 @@ def find_seeds(distance: np.ndarray, *, min_distance: float | None = None,
     Examples
     --------
     >>> distance = np.array([[0, 1, 2, 1, 0, 1, 3, 1, 0]], dtype=float)
-    >>> find_seeds(distance)
+    >>> find_seeds(distance, voxel_size=(1, 1))
     array([[0, 0, 1, 0, 0, 0, 2, 0, 0]], dtype=uint64)
-    >>> find_seeds(distance, h=2.5)  # only the 3 rises 2.5; its top 2.5 down is the seed
+    >>> find_seeds(distance, voxel_size=(1, 1), h=2.5)  # only the 3 rises 2.5: the seed is its top
     array([[0, 0, 0, 0, 0, 1, 1, 1, 0]], dtype=uint64)
     """
     distance = as_image(distance, name="distance").astype(np.float64)
-    voxel_size = as_voxel_size(1.0 if voxel_size is None else voxel_size, distance.ndim)
-    radius = min(voxel_size) if min_distance is None else min_distance
-    if not (np.isscalar(radius) and radius > 0):
-        raise ValueError(f"min_distance must be a positive number of nm, got {min_distance!r}")
+    voxel_size = as_voxel_size(voxel_size, distance.ndim)
+    radius = min(voxel_size) if min_distance is None else as_number(
+        min_distance, "min_distance", positive=True, unit="nm")
     tops = True
     if h is not None:
-        if not (np.isscalar(h) and h > 0):
-            raise ValueError(f"h must be a positive number of nm, got {h!r}")
-        distance, tops = _h_dome(distance, float(h))
+        distance, tops = _h_dome(distance, as_number(h, "h", positive=True, unit="nm"))
     peaks = ndimage.maximum_filter(distance, footprint=_footprint(radius, voxel_size),
                                    mode="nearest") == distance
     peaks &= (distance > 0) & tops
@@ -129,13 +127,15 @@ def seeded_watershed(boundaries: np.ndarray, *, threshold: float = 0.5,
     Parameters
     ----------
     boundaries : (Z, Y, X) or (Y, X) ndarray of float
-        Boundary map, 1 = boundary (a prediction in [0, 1] or a target).
+        Boundary map in [0, 1], 1 = boundary (a prediction or a target; bool
+        and 0/1 integer maps are taken too). An 8-bit image, a label image
+        or logits are refused with a ``ValueError`` that says what to do.
     threshold : float, optional
         Voxels with ``boundaries < threshold`` are inside objects.
     min_seed_distance : float, optional
         Radius in nm within which a seed must be the distance maximum
         (fewer seeds, fewer splits, more merges). See :func:`find_seeds`.
-    voxel_size : sequence of float, optional
+    voxel_size : sequence of float, required
         nm per voxel, (z, y, x); distances and radii are measured in nm.
     h : float, optional
         Only seeds on distance maxima at least ``h`` nm high (h-maxima).
@@ -151,14 +151,16 @@ def seeded_watershed(boundaries: np.ndarray, *, threshold: float = 0.5,
     --------
     >>> boundary = np.zeros((5, 9), np.float32)
     >>> boundary[:, 4] = 1
-    >>> seg = seeded_watershed(boundary)
+    >>> seg = seeded_watershed(boundary, voxel_size=(8, 8))
     >>> np.unique(seg[:, :4]).tolist(), np.unique(seg[:, 5:]).tolist()
     ([1], [2])
     """
-    boundaries = as_image(boundaries, name="boundaries").astype(np.float32)
-    voxel_size = as_voxel_size(1.0 if voxel_size is None else voxel_size, boundaries.ndim)
-    if not np.isfinite(boundaries).all():
-        raise ValueError("boundaries contain nan or inf")
+    boundaries = as_boundary_map(boundaries)
+    voxel_size = as_voxel_size(voxel_size, boundaries.ndim)
+    threshold = as_number(threshold, "threshold")
+    if min_seed_distance is not None:  # named as the caller knows it, not as find_seeds does
+        min_seed_distance = as_number(min_seed_distance, "min_seed_distance", positive=True,
+                                      unit="nm")
     mask = None if mask is None else _as_mask(mask, boundaries.shape)
     inside = boundaries < threshold
     if mask is not None:
@@ -175,7 +177,8 @@ def boundaries_from_affinities(affs: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
-        Affinities, 1 = same object (usually the nearest-neighbour channels).
+        Affinities in [0, 1], 1 = same object, channels first (usually the
+        nearest-neighbour channels).
 
     Returns
     -------
@@ -187,11 +190,7 @@ def boundaries_from_affinities(affs: np.ndarray) -> np.ndarray:
     >>> boundaries_from_affinities(np.array([[[1.0, 0.0]], [[1.0, 1.0]]]))
     array([[0. , 0.5]], dtype=float32)
     """
-    if not isinstance(affs, np.ndarray):
-        raise TypeError(f"affs must be a numpy array, got {type(affs).__name__}")
-    if affs.ndim not in (3, 4) or not np.issubdtype(affs.dtype, np.floating):
-        raise ValueError("affs must be float affinities (k, z, y, x) or (k, y, x), got dtype "
-                         f"{affs.dtype} and shape {affs.shape}")
+    affs = as_affinities(affs)
     return (1.0 - affs.mean(axis=0)).astype(np.float32)
 
 
@@ -209,7 +208,9 @@ def watershed_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
     Parameters
     ----------
     affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
-        Affinities, 1 = same object.
+        Affinities in [0, 1], 1 = same object, channels first: K is the
+        number of offsets. Logits, integers, nan and channel-last arrays are
+        refused.
 
     Returns
     -------
@@ -219,9 +220,11 @@ def watershed_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
     --------
     >>> affs = np.ones((2, 4, 7), np.float32)
     >>> affs[1, :, 3:5] = 0  # no x-affinity across columns 2|3 and 3|4
-    >>> np.unique(watershed_from_affinities(affs)[:, [0, -1]], axis=0).tolist()
+    >>> seg = watershed_from_affinities(affs, voxel_size=(8, 8))
+    >>> np.unique(seg[:, [0, -1]], axis=0).tolist()
     [[1, 2]]
     """
+    threshold = as_number(threshold, "threshold")
     return seeded_watershed(boundaries_from_affinities(affs), threshold=1.0 - threshold,
                             min_seed_distance=min_seed_distance, voxel_size=voxel_size, h=h,
                             mask=mask)
@@ -239,7 +242,9 @@ def fragments_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
     Parameters
     ----------
     affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
-        Affinities, 1 = same object.
+        Affinities in [0, 1], 1 = same object, channels first: K is the
+        number of offsets. Logits, integers, nan and channel-last arrays are
+        refused.
 
     Returns
     -------
@@ -262,7 +267,9 @@ def components_from_affinities(affs: np.ndarray, offsets: Sequence[Sequence[int]
     Parameters
     ----------
     affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
-        Affinities, 1 = same object.
+        Affinities in [0, 1], 1 = same object, channels first: K is the
+        number of offsets. Logits, integers, nan and channel-last arrays are
+        refused.
     offsets : list of tuple of int, optional
         The offset of each channel; default :func:`mbl_seg.targets.nearest_offsets`.
     threshold : float, optional
@@ -281,14 +288,13 @@ def components_from_affinities(affs: np.ndarray, offsets: Sequence[Sequence[int]
     array([[1, 1, 2],
            [1, 1, 2]], dtype=uint64)
     """
-    if not isinstance(affs, np.ndarray) or affs.ndim not in (3, 4):
-        raise ValueError("affs must be a (k, z, y, x) or (k, y, x) numpy array, got "
-                         f"{getattr(affs, 'shape', type(affs).__name__)}")
+    affs = as_affinities(affs)
     spatial = affs.shape[1:]
     offsets = as_offsets(nearest_offsets(len(spatial)) if offsets is None else offsets,
-                          len(spatial))
-    if len(offsets) != affs.shape[0]:
-        raise ValueError(f"{affs.shape[0]} affinity channels but {len(offsets)} offsets")
+                         len(spatial))
+    check_channels(affs, len(offsets))  # before the offsets meet a misread spatial shape
+    offsets = as_offsets(offsets, len(spatial), shape=spatial)
+    threshold = as_number(threshold, "threshold")
     ids = np.arange(int(np.prod(spatial))).reshape(spatial)
     rows, cols = [], []
     for channel, offset in zip(affs, offsets):
@@ -327,7 +333,7 @@ def per_section(segment: Callable[..., np.ndarray], stack: np.ndarray, *args: np
     --------
     >>> stack = np.zeros((2, 3, 5), np.float32)
     >>> stack[:, :, 2] = 1
-    >>> seg = per_section(seeded_watershed, stack)
+    >>> seg = per_section(seeded_watershed, stack, voxel_size=(8, 8))
     >>> [np.unique(s).tolist() for s in seg]
     [[1, 2], [3, 4]]
     """

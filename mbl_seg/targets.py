@@ -23,11 +23,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from ._validate import as_labels, as_voxel_size
+from ._validate import as_labels, as_number, as_voxel_size
 
 __all__ = [
     "boundaries", "distance_transform", "nearest_offsets", "affinities", "affinity_mask",
-    "as_offsets", "offset_slices",
+    "as_offsets", "offset_slices", "face_neighbours",
 ]
 
 
@@ -49,7 +49,14 @@ def _offsets_within(radius_nm: float, voxel_size: tuple[float, ...]) -> list[tup
 
 
 def offset_slices(shape: tuple[int, ...], offset: Sequence[int]) -> tuple[tuple, tuple]:
-    """Slices ``a, b`` such that ``x[b]`` is the neighbour at ``+offset`` of ``x[a]``."""
+    """Slices ``a, b`` such that ``x[b]`` is the neighbour at ``+offset`` of ``x[a]``.
+
+    An offset as long as the axis, or longer, leaves no pair: both slices are empty.
+
+    >>> offset_slices((4,), (-1,))
+    ((slice(1, 4, None),), (slice(0, 3, None),))
+    """
+    offset = [max(-n, min(n, o)) for o, n in zip(offset, shape)]
     a = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, shape))
     b = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(offset, shape))
     return a, b
@@ -70,8 +77,8 @@ def boundaries(labels: np.ndarray, *, thickness: float | None = None,
         ``thickness / 2`` nm of it. Default: twice the smallest voxel size,
         i.e. exactly the face neighbours: one voxel on each side of a contact.
         The thickness only widens the band, measured in nm.
-    voxel_size : sequence of float, optional
-        nm per voxel, (z, y, x) order; default 1 per axis.
+    voxel_size : sequence of float, required
+        nm per voxel, (z, y, x) or (y, x); no default (thicknesses are in nm).
 
     Returns
     -------
@@ -81,17 +88,15 @@ def boundaries(labels: np.ndarray, *, thickness: float | None = None,
     Examples
     --------
     >>> labels = np.array([[1, 1, 2, 2]], dtype=np.uint64)
-    >>> boundaries(labels)
+    >>> boundaries(labels, voxel_size=(1, 1))
     array([[0., 1., 1., 0.]], dtype=float32)
-    >>> boundaries(labels, thickness=4)
+    >>> boundaries(labels, thickness=4, voxel_size=(1, 1))
     array([[1., 1., 1., 1.]], dtype=float32)
     """
     labels = as_labels(labels)
-    voxel_size = as_voxel_size(1.0 if voxel_size is None else voxel_size, labels.ndim)
-    if thickness is None:
-        thickness = 2 * min(voxel_size)
-    if not (np.isscalar(thickness) and np.isfinite(thickness) and thickness > 0):
-        raise ValueError(f"thickness must be a positive number of nm, got {thickness!r}")
+    voxel_size = as_voxel_size(voxel_size, labels.ndim)
+    thickness = 2 * min(voxel_size) if thickness is None else as_number(
+        thickness, "thickness", positive=True, unit="nm")
     out = labels == 0
     for offset in _offsets_within(thickness / 2, voxel_size):
         a, b = offset_slices(labels.shape, offset)
@@ -110,8 +115,8 @@ def distance_transform(labels: np.ndarray, *, voxel_size: Sequence[float] | None
     ----------
     labels : (Z, Y, X) or (Y, X) ndarray of uint64
         Ground truth; 0 = background.
-    voxel_size : sequence of float, optional
-        nm per voxel, (z, y, x) order; default 1 per axis.
+    voxel_size : sequence of float, required
+        nm per voxel, (z, y, x) or (y, x); no default (thicknesses are in nm).
     thickness : float, optional
         Passed to :func:`boundaries`.
     signed : bool, optional
@@ -133,7 +138,7 @@ def distance_transform(labels: np.ndarray, *, voxel_size: Sequence[float] | None
     The edge of the volume is not a boundary: objects go on beyond it.
     """
     labels = as_labels(labels)
-    voxel_size = as_voxel_size(1.0 if voxel_size is None else voxel_size, labels.ndim)
+    voxel_size = as_voxel_size(voxel_size, labels.ndim)
     inside = boundaries(labels, thickness=thickness, voxel_size=voxel_size) == 0
     if not inside.any():
         dist = np.zeros(labels.shape, np.float64)
@@ -147,6 +152,22 @@ def distance_transform(labels: np.ndarray, *, voxel_size: Sequence[float] | None
     return dist.astype(np.float32)
 
 
+def face_neighbours(shape: Sequence[int]) -> list[tuple[tuple, tuple]]:
+    """Per axis, slices ``(a, b)`` such that ``x[b]`` is the face neighbour one step back of ``x[a]``.
+
+    The one scan behind boundaries, contacts, affinity edges and the synthetic
+    membranes: every pair of face neighbours of an array of ``shape`` is
+    ``(x[a].flat[i], x[b].flat[i])`` for one axis and one ``i``.
+
+    >>> x = np.array([[1, 2], [3, 4]])
+    >>> [(x[a].tolist(), x[b].tolist()) for a, b in face_neighbours(x.shape)]
+    [([[3, 4]], [[1, 2]]), ([[2], [4]], [[1], [3]])]
+    """
+    shape = tuple(int(n) for n in shape)
+    return [offset_slices(shape, tuple(-int(i == j) for j in range(len(shape))))
+            for i in range(len(shape))]
+
+
 def nearest_offsets(ndim: int) -> list[tuple[int, ...]]:
     """The nearest-neighbour affinity offsets, one per axis, pointing backwards.
 
@@ -158,8 +179,12 @@ def nearest_offsets(ndim: int) -> list[tuple[int, ...]]:
     return [tuple(-int(i == j) for j in range(ndim)) for i in range(ndim)]
 
 
-def as_offsets(offsets, ndim: int) -> list[tuple[int, ...]]:
+def as_offsets(offsets, ndim: int, *, shape: Sequence[int] | None = None,
+               ) -> list[tuple[int, ...]]:
     """``offsets`` checked as a list of ``ndim``-tuples of ints (ValueError/TypeError if not).
+
+    With the spatial ``shape`` of the volume, an offset longer than the volume
+    along an axis is refused too (it would have no edge inside the volume).
 
     >>> as_offsets([(0, -1), (-1, 0)], 2)
     [(0, -1), (-1, 0)]
@@ -179,7 +204,21 @@ def as_offsets(offsets, ndim: int) -> list[tuple[int, ...]]:
                              f"{ndim}D labels, got {offset!r}")
         if not any(offset):
             raise ValueError("the offset (0, ...) links a voxel with itself; remove it")
-    return [tuple(int(o) for o in offset) for offset in checked]
+    checked = [tuple(int(o) for o in offset) for offset in checked]
+    if shape is not None:
+        _check_offsets_fit(checked, tuple(shape))
+    return checked
+
+
+def _check_offsets_fit(offsets: list[tuple[int, ...]], shape: tuple[int, ...]) -> None:
+    """Refuse an offset longer than the volume (numpy would fail with a broadcast error)."""
+    for offset in offsets:
+        for axis, (o, n) in enumerate(zip(offset, shape)):
+            if abs(o) > n:
+                raise ValueError(
+                    f"offset {offset} reaches {abs(o)} voxels along axis {axis}, but the "
+                    f"volume {shape} is only {n} voxels long there: no voxel has its "
+                    "partner inside; use shorter offsets or a larger volume")
 
 
 def affinities(labels: np.ndarray, offsets: Sequence[Sequence[int]] | None = None) -> np.ndarray:
@@ -208,7 +247,7 @@ def affinities(labels: np.ndarray, offsets: Sequence[Sequence[int]] | None = Non
     """
     labels = as_labels(labels)
     offsets = as_offsets(nearest_offsets(labels.ndim) if offsets is None else offsets,
-                          labels.ndim)
+                         labels.ndim, shape=labels.shape)
     affs = np.zeros((len(offsets), *labels.shape), np.float32)
     for k, offset in enumerate(offsets):
         a, b = offset_slices(labels.shape, offset)
@@ -244,7 +283,7 @@ def affinity_mask(shape: Sequence[int], offsets: Sequence[Sequence[int]] | None 
     if len(shape) not in (2, 3) or min(shape) < 1:
         raise ValueError(f"shape must be 2 or 3 positive sizes (z, y, x), got {shape!r}")
     offsets = as_offsets(nearest_offsets(len(shape)) if offsets is None else offsets,
-                          len(shape))
+                         len(shape), shape=shape)
     if known is None:
         known = np.ones(shape, bool)
     known = np.asarray(known)

@@ -46,7 +46,7 @@ def affinities_torch(labels: torch.Tensor,
                          f"dtype {labels.dtype} and shape {tuple(labels.shape)}")
     spatial = tuple(labels.shape[1:])
     offsets = as_offsets(nearest_offsets(len(spatial)) if offsets is None else offsets,
-                         len(spatial))
+                         len(spatial), shape=spatial)
     affs = labels.new_zeros((labels.shape[0], len(offsets), *spatial), dtype=torch.float32)
     for k, offset in enumerate(offsets):
         a, b = offset_slices(spatial, offset)

@@ -6,6 +6,12 @@ A run is a model, a batch function, a loss and a seed. Batch ``i`` is
 iteration does not depend on whether the run was interrupted: 20 iterations in
 one go, or 10, a checkpoint, and 10 more, give the same weights on CPU.
 
+The network should never wait: a background thread makes the next batches
+while the current one trains (``prefetch``; the same batches, in the same
+order, as without it), on a GPU into pinned memory copied asynchronously, and
+the losses stay on the GPU for a few iterations before they are read back
+(each read waits for the GPU to finish).
+
 A checkpoint is one file holding the model, optimizer and gradient-scaler
 states, the iteration, the loss and validation histories, the seed and a small
 config; it is written atomically (a temporary file, then ``os.replace``), so an
@@ -19,7 +25,10 @@ Used in: notebooks/02_deep_boundaries and every later notebook that trains a net
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -38,11 +47,14 @@ from .checkpoints import (
     _start,
     load_checkpoint,
 )
+from ._validate import as_metrics
 from .env import select_device, use_amp
 
-__all__ = ["TrainResult", "train", "load_checkpoint", "plot_losses", "CHECKPOINT_NAME"]
+__all__ = ["TrainResult", "train", "load_checkpoint", "CHECKPOINT_NAME"]
 
 _POSTFIX_WINDOW = 20  # the progress bar shows the mean loss of the last 20 iterations
+_GPU_LOSS_READS = 20  # on a GPU, read the losses back every 20 iterations, not every step
+_STOP_WAIT_S = 5.0  # how long a stopping run waits for the batch thread to finish a batch
 
 
 class TrainResult(NamedTuple):
@@ -51,7 +63,8 @@ class TrainResult(NamedTuple):
     ``model`` (trained, in eval mode), ``losses`` (one float per iteration, from
     iteration 1, earlier runs of a resumed checkpoint included), ``validation``
     (``(iteration, {metric: value})`` pairs), ``iterations_done``, ``checkpoint``
-    (the file, or None) and ``seconds`` (wall time of this call).
+    (the file, or None), ``seconds`` (wall time of this call) and ``data_wait``
+    (seconds of it the training loop spent waiting for batches).
     """
 
     model: torch.nn.Module
@@ -60,6 +73,7 @@ class TrainResult(NamedTuple):
     iterations_done: int
     checkpoint: Path | None
     seconds: float
+    data_wait: float
 
 
 def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], dict],
@@ -68,7 +82,7 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
           seed: int = 0, checkpoint: str | os.PathLike | None = None,
           save_every: int | None = None, resume: bool = True, overwrite: bool = False,
           validate: Callable | None = None, validate_every: int | None = None,
-          input_key: str = "raw", deterministic: bool | None = None,
+          input_key: str = "raw", deterministic: bool | None = None, prefetch: int = 2,
           progress: bool = True) -> TrainResult:
     """Train ``model`` for ``iterations`` steps, resuming from ``checkpoint`` if it exists.
 
@@ -78,8 +92,9 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
         Moved to ``device``; its initial weights are the caller's business.
     make_batch : callable ``(rng: np.random.Generator) -> dict[str, ndarray]``
         One batch, e.g. ``{"raw": (b, c, [z,] y, x) float32, "target": ..., "mask": ...}``,
-        drawn only from ``rng``. Float arrays become float32 tensors, integer
-        arrays (labels) int64, booleans stay boolean.
+        drawn only from ``rng`` (it runs on a background thread: no global random
+        state). Float arrays become float32 tensors, integer arrays (labels)
+        int64, booleans stay boolean.
     loss_fn : callable ``(outputs, batch) -> scalar tensor``
         ``outputs = model(batch[input_key])``; ``batch`` is the dict as tensors
         on the device (so the loss can crop targets to a valid-padded output).
@@ -100,8 +115,9 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
         Save every so many iterations (default: 10 saves per run) and at the end.
     resume : bool
         Continue from an existing checkpoint of the same run (same model class,
-        structure, parameter shapes, optimizer class and seed); a checkpoint of
-        another run is never overwritten silently: it raises ``FileExistsError``.
+        structure and settings, optimizer and its settings, batches, loss
+        function and seed); a checkpoint of another run is never overwritten
+        silently: it raises ``FileExistsError`` and says what differs.
     overwrite : bool
         With ``resume=False``: start afresh and replace an existing checkpoint.
     validate : callable ``(model) -> float or dict[str, float]``, optional
@@ -112,14 +128,19 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
         The batch entry fed to the network.
     deterministic : bool, optional
         Use torch's deterministic algorithms during training (restored afterwards);
-        default: on CPU only, since on a GPU it costs speed and cannot make AMP exact.
+        default: on CPU only, since on a GPU it costs speed and cannot make AMP exact
+        (off, cuDNN picks its fastest convolutions: ``cudnn.benchmark``).
+    prefetch : int
+        Batches made ahead on a background thread while the network trains
+        (default 2); 0: each batch is made on the training thread when it is
+        needed. The batches, and so the results, are the same either way.
     progress : bool
         Show a progress bar (running loss, last validation) and one-line messages.
 
     Returns
     -------
     TrainResult
-        ``(model, losses, validation, iterations_done, checkpoint, seconds)``.
+        ``(model, losses, validation, iterations_done, checkpoint, seconds, data_wait)``.
 
     Examples
     --------
@@ -135,7 +156,7 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
     """
     _check_args(model, make_batch, loss_fn, validate, iterations=iterations, seed=seed,
                 save_every=save_every, validate_every=validate_every,
-                resume=resume, overwrite=overwrite)
+                resume=resume, overwrite=overwrite, prefetch=prefetch)
     seed, iterations = int(seed), int(iterations)  # numpy ints would not load weights-only
     device = select_device(device)
     amp = use_amp(amp, device)
@@ -143,51 +164,67 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
     model.to(device)
     opt = _make_optimizer(optimizer, model)
     scaler = torch.amp.GradScaler(torch.device(device).type, enabled=amp)
-    config = _config(model, opt, input_key, make_batch)
+    config = _config(model, opt, input_key, make_batch, loss_fn)
     history = _start(path, model, opt, scaler, config, seed=seed, resume=resume,
                      overwrite=overwrite, verbose=progress, iterations=iterations)
-    started = time.perf_counter()
+    started, waited = time.perf_counter(), 0.0
     if history.iteration < iterations:
         every = {"save": save_every or _tenth(iterations),
                  "validate": validate_every or _tenth(iterations)}
         if deterministic is None:
             deterministic = device == "cpu"
-        with _reproducible(device, deterministic):
-            _loop(model, opt, scaler, make_batch, loss_fn, history, iterations=iterations,
+        batches = _Batches(make_batch, seed=seed, start=history.iteration, stop=iterations,
+                           input_key=input_key, ahead=int(prefetch),
+                           pin=torch.device(device).type == "cuda")
+        with _reproducible(device, deterministic), batches:
+            _loop(model, opt, scaler, batches, loss_fn, history, iterations=iterations,
                   seed=seed, device=device, amp=amp, input_key=input_key, validate=validate,
                   every=every, path=path, config=config, progress=progress)
+        waited = batches.waited
     model.eval()
     return TrainResult(model, history.losses, history.validation, history.iteration, path,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, waited)
 
 
-def _loop(model, opt, scaler, make_batch, loss_fn, history: _History, *, iterations: int,
-          seed: int, device: str, amp: bool, input_key: str, validate, every: dict,
-          path: Path | None, config: dict, progress: bool) -> None:
+def _loop(model, opt, scaler, batches: _Batches, loss_fn, history: _History, *,
+          iterations: int, seed: int, device: str, amp: bool, input_key: str, validate,
+          every: dict, path: Path | None, config: dict, progress: bool) -> None:
     """Iterations ``history.iteration + 1 .. iterations``, with validation and saves."""
     model.train()
+    reads = _loss_reads(device)
+    pending = []  # the losses not read yet: 0-d tensors on the device
     with tqdm(total=iterations, initial=history.iteration, desc="training", unit="it",
               disable=not progress, dynamic_ncols=True) as bar:
         for index in range(history.iteration, iterations):
             # Global torch seeding is unavoidable for dropout inside the user's model;
             # `_reproducible` forks the RNG, so the caller's random state is restored.
             torch.manual_seed(_torch_seed(seed, index))
-            batch = _batch(make_batch, np.random.default_rng([seed, index]), device, input_key)
-            loss = _step(model, opt, scaler, batch, loss_fn, amp=amp, input_key=input_key,
-                         iteration=index + 1)
-            history.losses.append(loss)
+            batch = {key: value.to(device, non_blocking=True)
+                     for key, value in batches.next().items()}
+            pending.append(_step(model, opt, scaler, batch, loss_fn, amp=amp,
+                                 input_key=input_key, iteration=index + 1, check=reads == 1))
             history.iteration = done = index + 1
-            if validate is not None and (done % every["validate"] == 0 or done == iterations):
+            save = path is not None and (done % every["save"] == 0 or done == iterations)
+            read = len(pending) >= reads or save or done == iterations
+            if read:
+                _read_losses(pending, history, amp=amp)
+            validated = validate is not None and (done % every["validate"] == 0
+                                                  or done == iterations)
+            if validated:
                 history.validation.append((done, _validate(model, validate)))
-            if path is not None and (done % every["save"] == 0 or done == iterations):
+            if save:
                 _save(path, model, opt, scaler, history, seed=seed, config=config)
-            bar.set_postfix(_postfix(history), refresh=False)
+            if read or validated:
+                bar.set_postfix(_postfix(history), refresh=False)
             bar.update(1)
 
 
 def _step(model, opt, scaler, batch: dict, loss_fn, *, amp: bool, input_key: str,
-          iteration: int) -> float:
-    """One optimisation step; returns the loss as a float."""
+          iteration: int, check: bool) -> torch.Tensor:
+    """One optimisation step; returns the loss, detached, where it was computed.
+
+    ``check``: read the loss now and stop before the update if it is not finite.
+    """
     opt.zero_grad(set_to_none=True)
     device_type = batch[input_key].device.type
     with torch.autocast(device_type, enabled=amp):
@@ -195,20 +232,45 @@ def _step(model, opt, scaler, batch: dict, loss_fn, *, amp: bool, input_key: str
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise TypeError("loss_fn must return a scalar torch tensor (e.g. `bce(out, t).mean()`), "
                         f"got {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}")
-    value = float(loss.detach())
-    # Under AMP an overflow is normal: the scaler skips that step and lowers its scale.
-    if not amp and not np.isfinite(value):
-        raise FloatingPointError(
-            f"the loss is {value} at iteration {iteration}: training diverged (try a smaller "
-            "learning rate) or the loss divided by zero (an empty mask?)")
+    value = loss.detach().reshape(()).float()
+    if check and not amp:
+        _check_finite([float(value)], iteration)
     scaler.scale(loss.reshape(())).backward()
     scaler.step(opt)
     scaler.update()
     return value
 
 
-def _batch(make_batch, rng: np.random.Generator, device: str, input_key: str) -> dict:
-    """Call ``make_batch`` and move its arrays to ``device`` as tensors."""
+def _loss_reads(device: str) -> int:
+    """Read the losses back every so many iterations: each read makes the CPU wait for a GPU."""
+    return 1 if torch.device(device).type == "cpu" else _GPU_LOSS_READS
+
+
+def _read_losses(pending: list[torch.Tensor], history: _History, *, amp: bool) -> None:
+    """Move the losses of the last ``len(pending)`` iterations into the history (one read)."""
+    if not pending:
+        return
+    values = torch.stack(pending).tolist()
+    pending.clear()
+    if not amp:
+        _check_finite(values, history.iteration - len(values) + 1)
+    history.losses.extend(values)
+
+
+def _check_finite(values: list[float], first: int) -> None:
+    """Raise at the first loss that is not finite; ``first`` is the iteration of ``values[0]``.
+
+    Under AMP an overflow is normal (the scaler skips that step): not checked there.
+    """
+    for iteration, value in enumerate(values, start=first):
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"the loss is {value} at iteration {iteration}: training diverged (try a "
+                "smaller learning rate) or the loss divided by zero (an empty mask?)")
+
+
+def _host_batch(make_batch, rng: np.random.Generator, input_key: str, pin: bool) -> dict:
+    """Call ``make_batch`` and turn its arrays into CPU tensors (pinned for a GPU)."""
     arrays = make_batch(rng)
     if not isinstance(arrays, Mapping):
         raise TypeError("make_batch must return a dict of arrays, e.g. {'raw': ..., 'target': "
@@ -216,12 +278,16 @@ def _batch(make_batch, rng: np.random.Generator, device: str, input_key: str) ->
     if input_key not in arrays:
         raise ValueError(f"make_batch returned no {input_key!r} entry (the network input), only "
                          f"{sorted(map(str, arrays))}; pass input_key= to feed another one")
-    return {key: _tensor(key, value, device) for key, value in arrays.items()}
+    tensors = {key: _tensor(key, value) for key, value in arrays.items()}
+    if pin:  # page-locked memory: the copy to the GPU runs while the CPU goes on
+        tensors = {key: t.pin_memory() if t.device.type == "cpu" else t
+                   for key, t in tensors.items()}
+    return tensors
 
 
-def _tensor(key, value, device: str) -> torch.Tensor:
+def _tensor(key, value) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
-        return value.to(device)
+        return value
     if not isinstance(value, np.ndarray) or not (
             np.issubdtype(value.dtype, np.number) or value.dtype == bool):
         raise TypeError(f"make_batch's {key!r} must be a numeric numpy array, got "
@@ -230,7 +296,7 @@ def _tensor(key, value, device: str) -> torch.Tensor:
         value = value.astype(np.float32, copy=False)
     elif np.issubdtype(value.dtype, np.integer):
         value = value.astype(np.int64, copy=False)  # torch supports few ops on uint64 labels
-    return torch.from_numpy(np.ascontiguousarray(value)).to(device)
+    return torch.from_numpy(np.ascontiguousarray(value))
 
 
 def _validate(model, validate) -> dict[str, float]:
@@ -240,25 +306,13 @@ def _validate(model, validate) -> dict[str, float]:
             value = validate(model)
     finally:
         model.train()
-    return _metrics(value, "validate")
-
-
-def _metrics(value, what: str) -> dict[str, float]:
-    """A validation result as ``{name: float}``; a bare number is named "validation"."""
-    if isinstance(value, Mapping):
-        try:
-            return {str(k): float(v) for k, v in value.items()}
-        except (TypeError, ValueError):
-            pass
-    else:
-        with contextlib.suppress(TypeError, ValueError, RuntimeError):
-            return {"validation": float(value)}
-    raise TypeError(f"{what} must return a number or a dict of numbers, e.g. {{'voi': 1.2}}, "
-                    f"got {value!r}")
+    return as_metrics(value, "validate")
 
 
 def _postfix(history: _History) -> dict[str, str]:
-    shown = {"loss": f"{np.mean(history.losses[-_POSTFIX_WINDOW:]):.4g}"}
+    shown = {}
+    if history.losses:
+        shown["loss"] = f"{np.mean(history.losses[-_POSTFIX_WINDOW:]):.4g}"
     if history.validation:
         name, value = next(iter(history.validation[-1][1].items()), ("", 0.0))
         if name:
@@ -268,7 +322,11 @@ def _postfix(history: _History) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _reproducible(device: str, deterministic: bool):
-    """Fork torch's random state and switch on deterministic algorithms, restoring both."""
+    """Fork torch's random state and set the algorithm choice, restoring both afterwards.
+
+    Deterministic: torch's deterministic algorithms. Otherwise, on CUDA, cuDNN
+    times its convolution algorithms once per input shape and keeps the fastest.
+    """
     previous = (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled(),
                 torch.backends.cudnn.benchmark)
@@ -279,6 +337,8 @@ def _reproducible(device: str, deterministic: bool):
             if deterministic:
                 torch.use_deterministic_algorithms(True, warn_only=True)
                 torch.backends.cudnn.benchmark = False
+            elif kind == "cuda":
+                torch.backends.cudnn.benchmark = True
             yield
         finally:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
@@ -289,111 +349,87 @@ def _torch_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index, 1]).generate_state(1, np.uint64)[0] >> 1)
 
 
+class _Batches:
+    """Batches ``start .. stop - 1`` of a run as CPU tensors, made ahead on a background thread.
+
+    Batch ``i`` is ``make_batch(np.random.default_rng([seed, i]))`` whether it is
+    made ahead or not: one thread makes them in order, so a run gives the same
+    result with and without prefetching. At most ``ahead`` finished batches wait
+    in a queue (0: no thread, each batch is made when asked for). An error in
+    ``make_batch`` is raised by `next` when its batch is asked for, as it would
+    have been without the thread. Leaving the ``with`` block stops the thread.
+    ``waited``: seconds `next` spent waiting (or making batches itself).
+    """
+
+    def __init__(self, make_batch, *, seed: int, start: int, stop: int, input_key: str,
+                 ahead: int, pin: bool):
+        self._make = lambda i: _host_batch(make_batch, np.random.default_rng([seed, i]),
+                                           input_key, pin)
+        self._next, self.waited = start, 0.0
+        self._queue = queue.Queue(maxsize=max(ahead, 1))
+        self._stop = threading.Event()
+        self._thread = None
+        if ahead > 0:
+            self._thread = threading.Thread(target=self._produce, args=(start, stop),
+                                            name="mbl_seg-batches", daemon=True)
+
+    def __enter__(self) -> _Batches:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()  # the thread ends after the batch it is making, if any
+        if self._thread is not None:
+            self._thread.join(timeout=_STOP_WAIT_S)
+
+    def next(self) -> dict[str, torch.Tensor]:
+        started = time.perf_counter()
+        try:
+            if self._thread is None:
+                return self._make(self._next)
+            made, item = self._take()
+            if not made:
+                raise item  # the error of make_batch, with its message and traceback
+            return item
+        finally:
+            self._next += 1
+            self.waited += time.perf_counter() - started
+
+    def _produce(self, start: int, stop: int) -> None:
+        for index in range(start, stop):
+            if self._stop.is_set():
+                return
+            try:
+                item = (True, self._make(index))
+            except BaseException as err:  # noqa: BLE001 - handed to the training thread
+                if hasattr(err, "add_note"):  # Python >= 3.11
+                    err.add_note(f"(raised while making batch {index} on train's batch "
+                                 "thread; prefetch=0 makes batches on the training thread)")
+                item = (False, err)
+            if not self._put(item) or not item[0]:
+                return
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.05)
+                return True
+        return False
+
+    def _take(self):
+        while True:
+            with contextlib.suppress(queue.Empty):
+                return self._queue.get(timeout=0.05)
+            if not self._thread.is_alive() and self._queue.empty():
+                raise RuntimeError(f"train's batch thread stopped before batch {self._next}")
+
+
 # --- the loss curve -------------------------------------------------------------------------
 
 
-def plot_losses(result, *, validation=None, ax=None, smooth: int | None = None):
-    """The training loss per iteration (raw and running mean, log scale) and validation metrics.
-
-    Parameters
-    ----------
-    result : TrainResult, checkpoint dict (from `load_checkpoint`) or (N,) sequence of floats
-        The losses; a result or checkpoint brings its validation history along.
-    validation : list of (iteration, float or dict[str, float]), optional
-        Validation results, drawn on a second y axis (overrides the result's).
-    ax : matplotlib Axes, optional
-        Where to draw (default: a new figure).
-    smooth : int, optional
-        Window of the running mean, in iterations (default N // 20; 0 or 1: none).
-
-    Returns
-    -------
-    matplotlib Axes
-        The loss axes; the validation axes, if any, is its twin.
-
-    Examples
-    --------
-    >>> ax = plot_losses([1.0, 0.5, 0.3, 0.2], validation=[(2, 0.7), (4, 0.4)], smooth=2)
-    >>> ax.get_yscale(), ax.get_xlabel()
-    ('log', 'iteration')
-    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
-    """
-    losses, validation = _history_of(result, validation)
-    if smooth is None:
-        smooth = len(losses) // 20
-    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 0:
-        raise ValueError(f"smooth must be a window of iterations (int >= 0), got {smooth!r}")
-    if ax is None:
-        import matplotlib.pyplot as plt  # only when a figure is asked for
-
-        ax = plt.figure(figsize=(7, 3.5), layout="constrained").add_subplot()
-    steps = np.arange(1, losses.size + 1)
-    ax.plot(steps, losses, color="C0", alpha=0.35 if smooth > 1 else 1.0, lw=1, label="loss")
-    if smooth > 1:
-        ax.plot(steps, _running_mean(losses, smooth), color="C0", lw=2,
-                label=f"loss, mean of {smooth}")
-    if np.all(losses > 0):  # log scale shows the slow late decrease; it needs positive values
-        ax.set_yscale("log")
-    ax.set(xlabel="iteration", ylabel="training loss")
-    handles, top = ax.get_legend_handles_labels(), ax
-    if validation:
-        twin = ax.twinx()
-        names = list(dict.fromkeys(name for _, metrics in validation for name in metrics))
-        for colour, name in enumerate(names, start=1):
-            points = np.array([(i, m[name]) for i, m in validation if name in m])
-            twin.plot(points[:, 0], points[:, 1], "o-", color=f"C{colour}",
-                      label=f"validation {name}" if name != "validation" else name)
-        twin.set_ylabel("validation")
-        more = twin.get_legend_handles_labels()
-        handles, top = (handles[0] + more[0], handles[1] + more[1]), twin
-    # Above the axes, so that it hides no curve; on the top axes, so that no curve hides it.
-    top.legend(*handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4,
-               frameon=False, fontsize="small")
-    return ax
-
-
-def _history_of(result, validation) -> tuple[np.ndarray, list[tuple[int, dict[str, float]]]]:
-    if isinstance(result, TrainResult):
-        losses, found = result.losses, result.validation
-    elif isinstance(result, Mapping):
-        if "losses" not in result:
-            raise ValueError(f"a checkpoint dict needs a 'losses' entry, got keys {sorted(result)}")
-        losses, found = result["losses"], result.get("validation")
-    else:
-        losses, found = result, None
-    try:
-        losses = np.asarray(losses, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError("plot_losses needs a TrainResult, a checkpoint dict or a list of losses, "
-                        f"got {type(result).__name__}") from None
-    if losses.ndim != 1 or losses.size == 0:
-        raise ValueError(f"losses must be a non-empty 1D sequence, got shape {losses.shape}")
-    pairs = found if validation is None else validation
-    try:
-        pairs = [(int(i), _metrics(m, "validation")) for i, m in (pairs or [])]
-    except (TypeError, ValueError):
-        raise TypeError("validation must be a list of (iteration, number or dict) pairs, "
-                        f"got {pairs!r}") from None
-    return losses, pairs
-
-
-def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last ``window`` values at each position (fewer at the start).
-
-    >>> _running_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2)
-    array([1., 2., 4., 6.])
-    """
-    total = np.concatenate([[0.0], np.cumsum(values)])
-    end = np.arange(1, values.size + 1)
-    begin = np.maximum(end - window, 0)
-    return (total[end] - total[begin]) / (end - begin)
-
-
-# --- arguments ------------------------------------------------------------------------------
-
-
 def _check_args(model, make_batch, loss_fn, validate, *, iterations, seed, save_every,
-                validate_every, resume, overwrite) -> None:
+                validate_every, resume, overwrite, prefetch) -> None:
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
@@ -409,6 +445,9 @@ def _check_args(model, make_batch, loss_fn, validate, *, iterations, seed, save_
             _positive_int(value, name)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if isinstance(prefetch, bool) or not isinstance(prefetch, (int, np.integer)) or prefetch < 0:
+        raise ValueError(f"prefetch must be an int >= 0 (batches made ahead; 0: none), "
+                         f"got {prefetch!r}")
     if resume and overwrite:
         raise ValueError("resume=True and overwrite=True contradict each other: to start "
                          "afresh over an existing checkpoint pass resume=False, overwrite=True")

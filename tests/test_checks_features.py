@@ -6,7 +6,8 @@ from scipy.ndimage import gaussian_filter
 
 from mbl_seg.checks import features as checks_features
 from mbl_seg.checks.features import check_gradient_magnitude, check_hessian_eigenvalues
-from mbl_seg.features import gradient_magnitude, hessian_eigenvalues
+# the library's functions in pixels (1 nm pixels), as the exercises write them
+from mbl_seg.checks.features import gradient_magnitude, hessian_eigenvalues
 
 # --- Hessian eigenvalues: what students write ------------------------------------------------
 

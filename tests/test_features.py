@@ -11,6 +11,11 @@ from mbl_seg.features import (FEATURES, Features, filter_bank, gradient_magnitud
                               hessian_eigenvalues, structure_tensor_eigenvalues)
 
 
+def _px(image):
+    """1 nm pixels: sigma in pixels, as the tests below think of it."""
+    return (1.0,) * np.ndim(image)
+
+
 def smooth_noise(shape, seed=0, sigma=1.5):
     """A smooth random image: derivatives of every order are non-trivial everywhere."""
     rng = np.random.default_rng(seed)
@@ -29,7 +34,7 @@ def close(a, b, rel=1e-4):
 @pytest.mark.parametrize("shape, sigma", [((40, 33), 2.0), ((40, 33), 3.0), ((20, 22, 21), 2.0)])
 def test_hessian_eigenvalues_match_skimage(shape, sigma):
     image = smooth_noise(shape)
-    ours = hessian_eigenvalues(image, sigma)
+    ours = hessian_eigenvalues(image, sigma, voxel_size=_px(image))
     # skimage does not scale-normalise and differentiates twice at sigma / sqrt(2)
     elems = hessian_matrix(image, sigma, mode="reflect", use_gaussian_derivatives=True)
     theirs = np.asarray(hessian_matrix_eigvals(elems)) * sigma**2
@@ -51,7 +56,7 @@ def test_structure_tensor_eigenvalues_match_brute_force_and_skimage(shape, sigma
     elems = [ndi.gaussian_filter(grads[i] * grads[j], outer, mode="reflect")
              for i in range(image.ndim) for j in range(i, image.ndim)]
     theirs = skimage_st_eigenvalues(elems)
-    ours = structure_tensor_eigenvalues(image, sigma, rho=rho)
+    ours = structure_tensor_eigenvalues(image, sigma, rho=rho, voxel_size=_px(image))
     assert close(ours, theirs, rel=1e-4)
     assert ours.min() >= -1e-4 * ours.max()
 
@@ -81,7 +86,7 @@ def test_3x3_closed_form_matches_eigvalsh_including_degenerate_matrices():
 
 
 def test_constant_image_gives_zero_derivative_features():
-    stack = filter_bank(np.full((3, 20, 24), 1.0), sigmas=(1.0, 2.0))
+    stack = filter_bank(np.full((3, 20, 24), 1.0), sigmas=(1.0, 2.0), voxel_size=(1, 1, 1))
     for name, channel in zip(stack.names, stack.data):
         expected = 1.0 if name.startswith("gaussian") else 0.0
         # scipy truncates kernels at 4 sigma: the derivative kernels sum to ~3e-4 per axis
@@ -92,12 +97,13 @@ def test_constant_image_gives_zero_derivative_features():
 def test_lines_give_a_strong_eigenvalue_across_them(sigma):
     image = np.zeros((41, 41))
     image[:, 20] = 1.0  # a bright line along y
-    ev = hessian_eigenvalues(image, sigma)
+    ev = hessian_eigenvalues(image, sigma, voxel_size=_px(image))
     # intensity maximum across the line: the last eigenvalue is sigma^2 * G''(0) < 0
     expected = -1 / (sigma * np.sqrt(2 * np.pi))
     assert ev[1, 20, 20] == pytest.approx(expected, rel=2e-2)
     assert abs(ev[0, 20, 20]) < 1e-3
-    dark = hessian_eigenvalues(1 - image, sigma)  # a dark membrane on a bright background
+    # a dark membrane on a bright background
+    dark = hessian_eigenvalues(1 - image, sigma, voxel_size=_px(image))
     assert dark[0, 20, 20] == pytest.approx(-expected, rel=2e-2)
     assert dark[0, 20, 20] == dark[0].max()
 
@@ -105,17 +111,18 @@ def test_lines_give_a_strong_eigenvalue_across_them(sigma):
 def test_rotation_by_90_degrees_rotates_but_preserves_eigenvalues():
     image = smooth_noise((24, 31), seed=4)
     for fn in (hessian_eigenvalues, structure_tensor_eigenvalues):
-        ev = fn(image, 1.5)
-        rotated = fn(np.rot90(image).copy(), 1.5)
+        ev = fn(image, 1.5, voxel_size=(1, 1))
+        rotated = fn(np.rot90(image).copy(), 1.5, voxel_size=(1, 1))
         assert close(rotated, np.rot90(ev, axes=(1, 2)), rel=1e-5)
-    assert close(gradient_magnitude(np.rot90(image).copy(), 1.5),
-                 np.rot90(gradient_magnitude(image, 1.5)), rel=1e-5)
+    assert close(gradient_magnitude(np.rot90(image).copy(), 1.5, voxel_size=_px(image)),
+                 np.rot90(gradient_magnitude(image, 1.5, voxel_size=_px(image))), rel=1e-5)
 
 
 def test_scale_normalisation_makes_edge_response_independent_of_sigma():
     image = np.zeros((80, 80))
     image[:, 40:] = 1.0
-    peaks = [gradient_magnitude(image, s)[40].max() for s in (2.0, 4.0, 8.0)]
+    peaks = [gradient_magnitude(image, s, voxel_size=_px(image))[40].max()
+             for s in (2.0, 4.0, 8.0)]
     # a unit step seen at scale sigma: sigma * max|G'| = 1 / sqrt(2 pi), whatever sigma
     # (at sigma 1 the step between two pixels is sampled too coarsely: 0.36)
     assert np.allclose(peaks, 1 / np.sqrt(2 * np.pi), rtol=3e-2)
@@ -131,16 +138,19 @@ def test_anisotropic_voxel_size_smooths_less_along_z():
     bump[10] = 1.0
     ev = hessian_eigenvalues(bump, 8.0, voxel_size=(4, 1, 1))
     assert ev[-1, 10, 4, 4] == pytest.approx(-1 / (2 * np.sqrt(2 * np.pi)), rel=2e-2)
-    # isotropic sigma in voxels: the same numbers with voxel_size = 1 nm
-    assert np.array_equal(hessian_eigenvalues(image, 2.0),
-                          hessian_eigenvalues(image, 2.0, voxel_size=(1, 1, 1)))
+    # sigma is always nm: no voxel size, no guess (1 nm would silently mean voxels)
+    with pytest.raises(TypeError, match="voxel_size is required"):
+        hessian_eigenvalues(image, 2.0)
+    with pytest.raises(TypeError, match="voxel_size is required"):
+        filter_bank(image, sigmas=(8.0,))
 
 
 def test_unresolved_z_scale_gives_per_section_2d_features():
     image = smooth_noise((5, 24, 24), seed=6)
     # 8 nm at (40, 4, 4) nm: 0.2 voxel along z, 2 voxels in-plane
     stack = filter_bank(image, sigmas=(8.0,), voxel_size=(40, 4, 4))
-    per_section = np.stack([filter_bank(section, sigmas=(2.0,)).data for section in image], 1)
+    per_section = np.stack([filter_bank(section, sigmas=(8.0,), voxel_size=(4, 4)).data
+                            for section in image], 1)
     names = stack.names
     gauss, grad = names.index("gaussian (sigma=8)"), names.index("gradient (sigma=8)")
     assert np.allclose(stack.data[gauss], per_section[0], atol=1e-5)
@@ -156,7 +166,7 @@ def test_unresolved_z_scale_gives_per_section_2d_features():
 def test_filter_bank_layout_names_and_channels():
     image = smooth_noise((20, 22), seed=7)
     before = image.copy()
-    stack = filter_bank(image, sigmas=(1.0, 3.0))
+    stack = filter_bank(image, sigmas=(1.0, 3.0), voxel_size=_px(image))
     assert isinstance(stack, Features)
     assert stack.data.shape == (14, 20, 22) and stack.data.dtype == np.float32
     assert len(stack.names) == len(set(stack.names)) == 14
@@ -164,21 +174,26 @@ def test_filter_bank_layout_names_and_channels():
                                "log (sigma=3)")
     assert np.array_equal(image, before)
     channel = {name: data for name, data in zip(stack.names, stack.data)}
-    assert np.array_equal(channel["hessian_1 (sigma=3)"], hessian_eigenvalues(image, 3.0)[1])
+    assert np.array_equal(channel["hessian_1 (sigma=3)"],
+                          hessian_eigenvalues(image, 3.0, voxel_size=_px(image))[1])
     assert np.array_equal(channel["structure_tensor_0 (sigma=1)"],
-                          structure_tensor_eigenvalues(image, 1.0)[0])
-    assert np.array_equal(channel["gradient (sigma=1)"], gradient_magnitude(image, 1.0))
+                          structure_tensor_eigenvalues(image, 1.0, voxel_size=_px(image))[0])
+    assert np.array_equal(channel["gradient (sigma=1)"],
+                          gradient_magnitude(image, 1.0, voxel_size=_px(image)))
     # LoG = trace of the Hessian = sum of its eigenvalues
-    assert close(channel["log (sigma=3)"], hessian_eigenvalues(image, 3.0).sum(0), rel=1e-5)
+    assert close(channel["log (sigma=3)"],
+                 hessian_eigenvalues(image, 3.0, voxel_size=_px(image)).sum(0), rel=1e-5)
 
 
 def test_filter_bank_subsets_and_3d():
     image = (smooth_noise((6, 12, 10), seed=8) * 10 + 128).clip(0, 255).astype(np.uint8)
-    stack = filter_bank(image, sigmas=(1.0,), features=("hessian", "gradient", "hessian"))
+    stack = filter_bank(image, sigmas=(1.0,), features=("hessian", "gradient", "hessian"),
+                        voxel_size=_px(image))
     assert stack.names == ("hessian_0 (sigma=1)", "hessian_1 (sigma=1)",
                            "hessian_2 (sigma=1)", "gradient (sigma=1)")
-    assert filter_bank(image, sigmas=2.0, features="log").data.shape == (1, 6, 12, 10)
-    full = filter_bank(image)
+    log = filter_bank(image, sigmas=2.0, features="log", voxel_size=_px(image))
+    assert log.data.shape == (1, 6, 12, 10)
+    full = filter_bank(image, voxel_size=_px(image))
     assert full.data.shape == (3 * (3 + 2 * 3), 6, 12, 10)
     assert np.isfinite(full.data).all()
     assert set(FEATURES) == {name.split(" ")[0].split("_")[0] if not name.startswith(
@@ -204,16 +219,17 @@ def test_filter_bank_subsets_and_3d():
     (np.zeros((8, 8)), {"features": ()}, ValueError, "subset of"),
 ])
 def test_bad_inputs_raise_clear_errors(image, kwargs, error, words):
+    kwargs = {"voxel_size": (1.0, 1.0), **kwargs}
     with pytest.raises(error, match=words):
         filter_bank(image, **kwargs)
 
 
 def test_single_feature_functions_check_their_inputs():
     with pytest.raises(ValueError, match="positive finite"):
-        hessian_eigenvalues(np.zeros((8, 8)), 0)
+        hessian_eigenvalues(np.zeros((8, 8)), 0, voxel_size=(1, 1))
     with pytest.raises(ValueError, match="rho must be positive"):
-        structure_tensor_eigenvalues(np.zeros((8, 8)), 1.0, rho=-2)
+        structure_tensor_eigenvalues(np.zeros((8, 8)), 1.0, rho=-2, voxel_size=(1, 1))
     with pytest.raises(ValueError, match="one entry per axis"):
         gradient_magnitude(np.zeros((4, 8, 8)), 1.0, voxel_size=(4, 4))
     with pytest.raises(TypeError, match="real-valued"):
-        hessian_eigenvalues(np.zeros((8, 8), complex), 1.0)
+        hessian_eigenvalues(np.zeros((8, 8), complex), 1.0, voxel_size=(1, 1))

@@ -84,3 +84,23 @@ def test_read_cremi_errors(tmp_path):
         io.read_cremi(tmp_path / "sample.hdf", raw="volumes/image")
     with pytest.raises(FileNotFoundError):
         io.read_cremi(tmp_path / "missing.hdf")
+
+
+@pytest.mark.parametrize("offset, error, words", [
+    ((np.nan, 0, 0), ValueError, "offset entries must be finite nm"),
+    ((0, np.inf, 0), ValueError, "offset entries must be finite nm"),
+    ((0, 0), ValueError, r"offset must have one entry per axis \(3, order z, y, x\)"),
+    ("origin", TypeError, "offset must be a sequence of 3 numbers in nm"),
+])
+def test_bad_offset(tmp_path, offset, error, words):
+    with pytest.raises(error, match=words):
+        io.write_volume(tmp_path / "v.zarr", "raw", np.zeros((2, 2, 2), np.uint8),
+                        voxel_size=8, offset=offset)
+    assert not (tmp_path / "v.zarr").exists()  # nothing written before the check
+
+
+def test_offset_and_voxel_size_may_be_one_number_or_a_0d_array(tmp_path):
+    io.write_volume(tmp_path / "v.zarr", "raw", np.zeros((2, 2, 2), np.uint8),
+                    voxel_size=np.array(8.0), offset=np.float32(-16))
+    vol = io.read_volume(tmp_path / "v.zarr", "raw")
+    assert vol.voxel_size == (8.0, 8.0, 8.0) and vol.offset == (-16.0, -16.0, -16.0)

@@ -164,3 +164,54 @@ def test_malis_loss_validates_inputs():
 def test_balanced_bce_refuses_targets_outside_zero_one(target):
     with pytest.raises(ValueError, match=r"target must hold values in \[0, 1\]"):
         balanced_bce(torch.zeros(1, 1, 2, 2), target)
+
+
+# --- MALIS on a batch: items in parallel -----------------------------------------------------
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_malis_loss_in_parallel_is_bitwise_the_serial_loss(constrained):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 5, size=(5, 12, 10)).astype(np.int64)
+    base = torch.rand((5, 2, 12, 10), generator=_gen(3))
+    results = []
+    for workers in (1, 2, 5, None):
+        affs = base.clone().requires_grad_(True)
+        loss = malis_loss(affs, labels, constrained=constrained, workers=workers)
+        loss.backward()
+        results.append((loss.detach(), affs.grad))
+    for loss, grad in results[1:]:
+        assert torch.equal(loss, results[0][0])
+        assert torch.equal(grad, results[0][1])
+
+
+def test_malis_loss_counts_the_items_of_a_batch_on_several_threads(monkeypatch):
+    import threading
+
+    import mbl_seg.losses as losses
+
+    threads, real = set(), losses.weighted_edges
+    barrier = threading.Barrier(2, timeout=10)  # two items must be counted at the same time
+
+    def recording(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        barrier.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(losses, "weighted_edges", recording)
+    labels = np.ones((2, 4, 4), np.int64)
+    malis_loss(torch.rand((2, 2, 4, 4), generator=_gen(0)), labels, workers=2)
+    assert len(threads) == 2
+
+
+def test_malis_kernels_release_the_gil():
+    import mbl_seg._malis_kernels as kernels
+
+    for name in ("_sorted_edges", "_kruskal"):
+        assert getattr(kernels, name).targetoptions.get("nogil"), name
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_malis_loss_refuses_bad_worker_counts(workers):
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        malis_loss(torch.zeros(1, 2, 3, 4), np.ones((1, 3, 4), int), workers=workers)

@@ -8,7 +8,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from mbl_seg.malis import (
-    _descending_order, _strides, malis_weights, maximin_edge,
+    descending_order, _strides, malis_weights, maximin_edge,
 )
 from mbl_seg.targets import affinities
 
@@ -158,7 +158,7 @@ def test_descending_order_equals_stable_argsort():
     affs[0, 1, 2, 3] = np.float32(1e-30)  # tiny floats sort like their bits
     want = [e for e in np.argsort(-affs.ravel(), kind="stable")
             if np.unravel_index(e, affs.shape)[1 + e // affs[0].size] >= 1]
-    np.testing.assert_array_equal(_descending_order(affs), want)
+    np.testing.assert_array_equal(descending_order(affs), want)
 
 
 def test_ground_truth_affinities_follow_the_course_convention():

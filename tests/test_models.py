@@ -259,3 +259,23 @@ def test_summary_lists_the_stages():
 def test_unet_channels_must_be_positive_ints(kwargs):
     with pytest.raises(ValueError, match="channels must be an int >= 1"):
         UNet(**kwargs)
+
+
+def test_unet_options_may_be_numpy_ints():
+    net = UNet(np.int64(1), np.array(2), dims=np.int64(2), depth=np.array(2),
+               base_features=np.int64(4), feature_growth=np.array(2),
+               downsample=np.array(2), kernel_size=(np.int64(3), 3), seed=np.int64(0))
+    want = UNet(1, 2, dims=2, depth=2, base_features=4, feature_growth=2, downsample=2,
+                kernel_size=(3, 3), seed=0)
+    assert repr(net) == repr(want) and net.context == want.context
+    assert type(net.in_channels) is int and type(net.depth) is int and type(net.dims) is int
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (dict(base_features=0), ValueError, "base_features must be an int >= 1, got 0"),
+    (dict(feature_growth=1.5), ValueError, "feature_growth must be an int >= 1, got 1.5"),
+    (dict(depth="3"), TypeError, "depth must be an int >= 1"),
+])
+def test_unet_sizes_must_be_positive_ints(bad, error, match):
+    with pytest.raises(error, match=match):
+        UNet(**bad)

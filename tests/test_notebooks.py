@@ -1,6 +1,7 @@
 """The committed notebooks: exercises generated from solutions, no leaked answers,
 meaningful nbval checks. (The solutions themselves are executed by nbval.)"""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -90,3 +91,41 @@ def test_solution_is_executed_and_checks_real_outputs(solution):
     assert all(c.outputs for c in checked), "a checked cell must print something"
     errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
     assert errors == []
+
+
+# The exercise functions that later cells build on (training targets, losses, crops).
+BUILT_ON = {"02_deep_boundaries": ["center_crop", "balance_weights"],
+            "03_affinities": ["my_affinities"]}
+
+
+@pytest.mark.parametrize("stem, names", BUILT_ON.items())
+def test_what_later_cells_use_is_required_first(stem, names):
+    """Every use of an exercise function outside its self-check goes through checks.require."""
+    code = [c.source for c in nbformat.read(ROOT / "solutions" / f"{stem}.ipynb",
+                                            as_version=4).cells if c.cell_type == "code"]
+    for name in names:
+        defined = next(i for i, src in enumerate(code) if f"def {name}(" in src)
+        self_check = re.compile(rf"checks\.check_\w+\({name}\);?")
+        uses = [i for i, src in enumerate(code) if i > defined and name in src
+                and not self_check.fullmatch(src.replace("# NBVAL_CHECK_OUTPUT", "").strip())]
+        assert uses, f"{stem}: nothing uses {name}: the exercise has no consequence"
+        assert f"checks.require(" in code[uses[0]], f"{stem}: {name} is used unchecked"
+
+
+def test_an_unfinished_exercise_stops_the_notebook_with_a_message(tmp_path):
+    """Notebook 02 as a student gets it: the first cell that needs center_crop stops, clearly."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(ROOT / "notebooks" / "02_deep_boundaries.ipynb", as_version=4)
+    stop = next(i for i, c in enumerate(nb.cells) if "checks.require(" in c.source)
+    nb.cells = nb.cells[:stop + 1]
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    with pytest.raises(CellExecutionError) as info:
+        client.execute()
+    assert info.value.ename == "ExerciseNotDone"
+    assert "`center_crop` is not done yet" in info.value.evalue
+    failed = [i for i, c in enumerate(nb.cells)
+              if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert failed == [stop]  # every cell before it ran; the self-checks only printed ❌

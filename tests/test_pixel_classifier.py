@@ -34,7 +34,9 @@ def roc_auc(score, positive):
 def toy():
     volume = synthetic_volume((4, 128, 128), "fly", seed=0)
     raw, labels = volume.raw[1], volume.labels[1]
-    return raw, boundaries_from_labels(labels), filter_bank(raw, sigmas=(1.0, 2.0, 4.0))
+    px = (1.0, 1.0)  # sigmas in pixels
+    return (raw, boundaries_from_labels(labels),
+            filter_bank(raw, sigmas=(1.0, 2.0, 4.0), voxel_size=px))
 
 
 def test_roc_auc_helper_matches_brute_force_pairs():
@@ -179,3 +181,42 @@ def test_classifier_misuse_raises_clear_errors():
         classifier.predict(np.zeros((8, 8)))
     with pytest.raises(TypeError, match="real"):
         classifier.predict(np.zeros((3, 8, 8), complex))
+
+
+def _labelled_features():
+    features = np.random.default_rng(0).normal(size=(3, 8, 8)).astype(np.float32)
+    marks = np.zeros((8, 8), np.uint8)
+    marks[0], marks[-1] = BOUNDARY, INSIDE
+    return features, marks
+
+
+@pytest.mark.parametrize("iterations, error", [(-5, ValueError), (0, ValueError),
+                                               (2.5, ValueError), ("100", TypeError),
+                                               (None, TypeError)])
+def test_fit_iterations_must_be_a_positive_int(iterations, error):
+    features, marks = _labelled_features()
+    with pytest.raises(error, match="iterations must be an int >= 1"):
+        PixelClassifier().fit(features, marks, iterations=iterations)
+
+
+def test_fit_takes_numpy_numbers():
+    features, marks = _labelled_features()
+    classifier = PixelClassifier(hidden=np.int64(2), seed=np.int64(0)).fit(
+        features, marks, iterations=np.int64(3), learning_rate=np.array(0.01))
+    assert len(classifier.losses) == 3
+    assert classifier.predict(features, chunk_size=np.array(7)).shape == (8, 8)
+
+
+def test_nan_features_and_nan_annotations_are_explained():
+    features, marks = _labelled_features()
+    features[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"features contain nan or inf \(1 of 192 values\)"):
+        PixelClassifier().fit(features, marks)
+    clean, _ = _labelled_features()
+    classifier = PixelClassifier(hidden=2).fit(clean, marks, iterations=2)
+    with pytest.raises(ValueError, match="features contain nan"):
+        classifier.predict(features)
+    float_marks = marks.astype(np.float32)
+    float_marks[3, 3] = np.nan
+    with pytest.raises(TypeError, match="0 for unlabelled, not nan"):
+        PixelClassifier().fit(clean, float_marks)

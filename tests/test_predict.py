@@ -59,3 +59,30 @@ def test_mixed_precision_needs_cuda():
     net = UNet(dims=2, depth=2, base_features=4, seed=0)
     with pytest.raises(ValueError, match="CUDA"):
         predict(net, np.zeros((16, 16), np.uint8), device="cpu", amp=True)
+
+
+@pytest.mark.parametrize("raw, words", [
+    (np.full((16, 16), np.nan, np.float32), "nan"),
+    (np.random.default_rng(0).random((16, 16), np.float32) * 255,
+     r"raw must be uint8 \(0-255\) or float normalised to \[0, 1\]"),
+    (np.zeros((0, 16), np.uint8), r"raw is empty \(shape \(0, 16\)\)"),
+    (np.zeros((16, 0), np.float32), r"raw is empty \(shape \(16, 0\)\)"),
+])
+def test_raw_that_cannot_be_right_is_refused(raw, words):
+    with pytest.raises(ValueError, match=words):
+        predict(_ValidConv(), raw, device="cpu")
+
+
+@pytest.mark.parametrize("batch_size, error", [(0, ValueError), (-2, ValueError),
+                                               (1.5, ValueError), ("4", TypeError)])
+def test_batch_size_must_be_a_positive_int(batch_size, error):
+    with pytest.raises(error, match="batch_size must be an int >= 1"):
+        predict(_ValidConv(), np.zeros((3, 16, 16), np.uint8), sections=True, device="cpu",
+                batch_size=batch_size)
+
+
+def test_batch_size_may_be_a_0d_array():
+    stack = np.random.default_rng(2).integers(0, 255, (3, 16, 16)).astype(np.uint8)
+    want = predict(_ValidConv(), stack, sections=True, device="cpu", batch_size=2)
+    got = predict(_ValidConv(), stack, sections=True, device="cpu", batch_size=np.array(2))
+    np.testing.assert_array_equal(got, want)

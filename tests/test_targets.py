@@ -14,6 +14,11 @@ from mbl_seg.targets import (
 from mbl_seg.torch_targets import affinities_torch
 
 
+def _px(array):
+    """1 nm voxels: distances in voxels, as these tests think of them."""
+    return (1.0,) * np.ndim(array)
+
+
 def _random_labels(rng, shape, n=4):
     # blocky labels so that equal neighbours are common, with some background
     coarse = rng.integers(0, n, size=tuple((s + 1) // 2 for s in shape))
@@ -107,9 +112,9 @@ def test_nearest_offsets_and_offset_errors():
 
 def test_boundaries_are_where_labels_change_or_background():
     labels = np.array([[1, 1, 2, 2, 0, 3]], np.uint64)
-    assert boundaries(labels).tolist() == [[0, 1, 1, 1, 1, 1]]
+    assert boundaries(labels, voxel_size=_px(labels)).tolist() == [[0, 1, 1, 1, 1, 1]]
     one = np.full((4, 4, 4), 9, np.uint64)
-    assert boundaries(one).max() == 0
+    assert boundaries(one, voxel_size=_px(one)).max() == 0
 
 
 def test_boundary_thickness_is_in_nm_and_anisotropy_aware():
@@ -126,7 +131,7 @@ def test_boundary_thickness_is_in_nm_and_anisotropy_aware():
     stacked[0], stacked[1] = 1, 2
     assert boundaries(stacked, voxel_size=(40, 4, 4), thickness=16).min() == 1
     assert boundaries(stacked, voxel_size=(40, 4, 4)).min() == 1
-    assert boundaries(stacked).min() == 1
+    assert boundaries(stacked, voxel_size=_px(stacked)).min() == 1
 
 
 @pytest.mark.parametrize("voxel_size", [(36, 12, 12), (8, 8, 8), (50, 4, 4)])
@@ -154,3 +159,31 @@ def test_distance_transform_grows_inside_objects_in_nm():
     assert signed[0, 0] == -10 and signed[0, 5] == 20
     with pytest.raises(ValueError, match="voxel_size"):
         distance_transform(labels, voxel_size=(10, 5, 5))
+
+
+@pytest.mark.parametrize("make", [
+    lambda offsets: affinities(np.ones((4, 6), np.uint64), offsets),
+    lambda offsets: affinity_mask((4, 6), offsets),
+    lambda offsets: affinities_torch(torch.ones((1, 4, 6), dtype=torch.int64), offsets),
+])
+def test_offsets_longer_than_the_volume_are_explained(make):
+    with pytest.raises(ValueError, match=r"offset \(0, -7\) reaches 7 voxels along axis 1.*"
+                                         r"only 6 voxels long"):
+        make([(-1, 0), (0, -7)])
+    assert make([(-4, 0), (0, -6)]).shape[-3:] == (2, 4, 6)  # as long as the volume: no edge
+
+
+def test_thickness_may_be_a_0d_array():
+    labels = np.array([[1, 1, 1, 2, 2, 2]], np.uint64)
+    np.testing.assert_array_equal(
+        boundaries(labels, thickness=np.array(4.0), voxel_size=_px(labels)),
+        boundaries(labels, thickness=4.0, voxel_size=_px(labels)))
+    with pytest.raises(ValueError, match="thickness must be a positive number of nm, got nan"):
+        boundaries(labels, thickness=np.float32(np.nan), voxel_size=_px(labels))
+
+
+def test_boundaries_and_distances_need_a_voxel_size():
+    labels = np.array([[1, 1, 2, 2]], np.uint64)
+    for fn in (boundaries, distance_transform):
+        with pytest.raises(TypeError, match="voxel_size is required"):
+            fn(labels)

@@ -12,6 +12,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from mbl_seg import train as tr  # noqa: E402
+from mbl_seg import viz  # noqa: E402
+from mbl_seg.viz._training import _running_mean  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -321,25 +323,25 @@ def test_progress_bar_shows_loss_and_validation(capsys):
 
 def test_plot_losses_renders_results_dicts_and_lists(tmp_path):
     result = run(iterations=40, validate=lambda m: {"voi": 1.0, "arand": 0.2})
-    ax = tr.plot_losses(result)
+    ax = viz.plot_losses(result)
     ax.figure.canvas.draw()
     assert ax.get_yscale() == "log" and len(ax.figure.axes) == 2
     assert len(ax.lines) == 2  # raw and running mean (window 40 // 20 = 2)
     assert len(ax.figure.axes[1].lines) == 2  # one line per metric
     run(iterations=3, checkpoint=tmp_path)
-    ax = tr.plot_losses(tr.load_checkpoint(tmp_path, make_model()), smooth=0)
+    ax = viz.plot_losses(tr.load_checkpoint(tmp_path, make_model()), smooth=0)
     assert len(ax.lines) == 1 and len(ax.figure.axes) == 1
-    ax = tr.plot_losses(np.array([0.5, -0.5, 0.1]))
+    ax = viz.plot_losses(np.array([0.5, -0.5, 0.1]))
     assert ax.get_yscale() == "linear"  # negative losses: no log scale
     fig, own = plt.subplots()
-    assert tr.plot_losses([1.0, 0.5], ax=own) is own
+    assert viz.plot_losses([1.0, 0.5], ax=own) is own
 
 
 def test_running_mean_matches_a_loop():
     values = np.random.default_rng(0).random(17)
     for window in (1, 3, 17, 40):
         expected = [values[max(0, i + 1 - window): i + 1].mean() for i in range(values.size)]
-        np.testing.assert_allclose(tr._running_mean(values, window), expected)
+        np.testing.assert_allclose(_running_mean(values, window), expected)
 
 
 @pytest.mark.parametrize("args, error, match", [
@@ -352,7 +354,7 @@ def test_running_mean_matches_a_loop():
 def test_plot_losses_bad_arguments(args, error, match):
     losses, *options = args
     with pytest.raises(error, match=match):
-        tr.plot_losses(losses, **(options[0] if options else {}))
+        viz.plot_losses(losses, **(options[0] if options else {}))
 
 
 # --- bad arguments ---------------------------------------------------------------------------
@@ -373,6 +375,8 @@ def test_plot_losses_bad_arguments(args, error, match):
     ({"optimizer": "adam"}, TypeError, "optimizer must be a factory"),
     ({"optimizer": lambda p: None}, TypeError, "returned NoneType"),
     ({"input_key": "image"}, ValueError, "no 'image' entry"),
+    ({"prefetch": -1}, ValueError, "prefetch must be an int >= 0"),
+    ({"prefetch": 1.5}, ValueError, "prefetch must be an int >= 0"),
 ])
 def test_bad_options_raise_clear_errors(options, error, match):
     with pytest.raises(error, match=match):
@@ -424,7 +428,7 @@ def test_a_checkpoint_of_other_batches_or_data_raises(tmp_path):
     labels = rng.integers(1, 3, (2, 24, 24)).astype(np.uint64)
 
     def batches(raw=raw, **options):
-        options = {"patch_shape": (16, 16), "batch_size": 2, **options}
+        options = {"patch_shape": (16, 16), "batch_size": 2, "voxel_size": (40, 4, 4), **options}
         return batch_maker(raw, labels, targets={"target": lambda l: l > 1}, **options)
 
     path = tmp_path / "c.pt"
@@ -438,3 +442,167 @@ def test_a_checkpoint_of_other_batches_or_data_raises(tmp_path):
         with pytest.raises(FileExistsError, match=match):
             tr.train(make_model(), other, bce, **{**options, "iterations": 4})
         assert path.read_bytes() == before
+
+
+# --- batches made ahead, losses read back in blocks ------------------------------------------
+
+
+def _batch_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "mbl_seg-batches" and t.is_alive()]
+
+
+def test_prefetching_gives_the_same_run_as_making_batches_in_line(tmp_path):
+    start = make_model()
+    validate = lambda m: float(m(torch.ones(1, 1, 4, 4)).mean())  # noqa: E731
+    runs = [run(copy.deepcopy(start), iterations=12, prefetch=ahead, validate=validate,
+                validate_every=4) for ahead in (0, 1, 2, 5)]
+    # and a run stopped after 8 iterations, resumed with another prefetch depth
+    run(copy.deepcopy(start), iterations=8, prefetch=0, checkpoint=tmp_path, validate=validate,
+        validate_every=4)
+    runs.append(run(copy.deepcopy(start), iterations=12, prefetch=3, checkpoint=tmp_path,
+                    validate=validate, validate_every=4))
+    for other in runs[1:]:
+        assert other.losses == runs[0].losses
+        assert other.validation == runs[0].validation
+        assert_same_weights(weights(other.model), weights(runs[0].model))
+
+
+def test_batches_are_made_ahead_on_a_background_thread_in_order():
+    import threading
+
+    seen = []
+
+    def recording(rng):
+        seen.append((threading.current_thread().name, rng.integers(1 << 30)))
+        return make_batch(rng)
+
+    for ahead in (0, 2):
+        seen.clear()
+        tr.train(make_model(), recording, bce, iterations=5, seed=7, device="cpu",
+                 progress=False, prefetch=ahead)
+        names = {name for name, _ in seen}
+        assert names == ({"mbl_seg-batches"} if ahead else {threading.current_thread().name})
+        assert [draw for _, draw in seen] == [
+            np.random.default_rng([7, i]).integers(1 << 30) for i in range(5)]
+    assert not _batch_threads()
+
+
+@pytest.mark.parametrize("ahead", [0, 2])
+def test_an_error_in_make_batch_comes_at_its_iteration_with_its_message(tmp_path, ahead):
+    def failing(rng, calls=[]):  # noqa: B006 - counts the calls of this test
+        calls.append(1)
+        if len(calls) == 4:
+            raise ValueError("patch 4 does not fit")
+        return make_batch(rng)
+
+    path = tmp_path / "c.pt"
+    with pytest.raises(ValueError) as info:
+        tr.train(make_model(), failing, bce, iterations=8, device="cpu", progress=False,
+                 checkpoint=path, save_every=1, prefetch=ahead)
+    assert str(info.value) == "patch 4 does not fit"  # the original error, message untouched
+    assert torch.load(path, weights_only=True)["iteration"] == 3  # iterations 1-3 were done
+    assert not _batch_threads()
+
+
+def test_stopping_a_run_stops_the_batch_thread():
+    import time
+
+    def interrupted(outputs, batch, calls=[]):  # noqa: B006
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the notebook's stop button
+        return bce(outputs, batch)
+
+    def slow(rng):
+        time.sleep(0.05)
+        return make_batch(rng)
+
+    for batches in (make_batch, slow):  # the thread waits on a full queue / inside make_batch
+        started = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            tr.train(make_model(), batches, interrupted, iterations=50, device="cpu",
+                     progress=False, prefetch=2)
+        assert time.perf_counter() - started < 5
+        assert not _batch_threads()
+        interrupted.__defaults__[0].clear()
+
+
+def test_data_wait_counts_the_time_the_loop_waits_for_batches():
+    import time
+
+    def slow(rng):
+        time.sleep(0.02)
+        return make_batch(rng)
+
+    inline = tr.train(make_model(), slow, bce, iterations=5, device="cpu", progress=False,
+                      prefetch=0)
+    assert 5 * 0.02 <= inline.data_wait < inline.seconds
+    ahead = run(iterations=5)
+    assert 0 <= ahead.data_wait < ahead.seconds
+
+
+class _Watched(torch.Tensor):
+    """A tensor that records every read of its value back to Python."""
+
+    reads = []
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__float__):
+            cls.reads.append(func.__name__)
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_on_a_gpu_losses_are_read_back_every_few_iterations(monkeypatch):
+    # No GPU in CI: take the GPU's schedule on CPU, and count the reads of the losses.
+    monkeypatch.setattr(tr, "_loss_reads", lambda device: 4)
+    _Watched.reads = []
+    watched = lambda out, batch: bce(out, batch).as_subclass(_Watched)  # noqa: E731
+    start = make_model()
+    result = tr.train(copy.deepcopy(start), make_batch, watched, iterations=10, device="cpu",
+                      progress=False, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert len(_Watched.reads) == 3  # after iterations 4, 8 and 10: not after each step
+    assert result.losses == run(copy.deepcopy(start), iterations=10).losses
+
+
+def test_a_loss_read_late_still_names_the_iteration_it_went_wrong(monkeypatch):
+    monkeypatch.setattr(tr, "_loss_reads", lambda device: 4)
+
+    def nan_at_6(outputs, batch, calls=[]):  # noqa: B006
+        calls.append(1)
+        loss = bce(outputs, batch)
+        return loss * float("nan") if len(calls) == 6 else loss
+
+    with pytest.raises(FloatingPointError, match="iteration 6"):
+        tr.train(make_model(), make_batch, nan_at_6, iterations=10, device="cpu",
+                 progress=False)
+
+
+def test_batches_for_a_gpu_are_pinned(monkeypatch):
+    pinned = []
+
+    def pin_memory(self):
+        pinned.append(self.dtype)
+        return self
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", pin_memory)  # pinning needs CUDA
+    batch = tr._host_batch(make_batch, np.random.default_rng(0), "raw", pin=True)
+    assert set(batch) == {"raw", "target"} and pinned == [torch.float32, torch.float32]
+    tr._host_batch(make_batch, np.random.default_rng(0), "raw", pin=False)
+    assert len(pinned) == 2
+
+
+def test_cudnn_picks_its_fastest_convolutions_unless_deterministic(monkeypatch):
+    import contextlib
+
+    monkeypatch.setattr(torch.random, "fork_rng", lambda **kw: contextlib.nullcontext())
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    with tr._reproducible("cuda", deterministic=False):
+        assert torch.backends.cudnn.benchmark
+    assert not torch.backends.cudnn.benchmark
+    with tr._reproducible("cuda", deterministic=True):
+        assert not torch.backends.cudnn.benchmark
+    with tr._reproducible("cpu", deterministic=False):
+        assert not torch.backends.cudnn.benchmark

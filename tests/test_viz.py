@@ -10,6 +10,8 @@ from numpy.testing import assert_array_equal
 
 from mbl_seg import viz
 
+VS = (40, 4, 4)  # nm (z, y, x); 2D panels use (y, x)
+
 
 @pytest.fixture(autouse=True)
 def _close_figures():
@@ -129,7 +131,7 @@ def test_panels_render_and_save(tmp_path, volume):
     raw, labels = volume
     pred = np.random.default_rng(1).random(raw.shape).astype(np.float32)
     affs = np.random.default_rng(2).random((3,) + raw.shape).astype(np.float32)
-    fig = viz.show_panels(raw=raw, gt=labels, boundary_map=pred, affs=affs,
+    fig = viz.show_panels(voxel_size=VS, raw=raw, gt=labels, boundary_map=pred, affs=affs,
                           segmentation=labels + 1, z=2)
     fig.savefig(tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 5000
@@ -143,7 +145,7 @@ def test_panels_render_and_save(tmp_path, volume):
 
 def test_panels_default_to_the_middle_section(volume):
     raw, _ = volume
-    fig = viz.show_panels(raw=raw)
+    fig = viz.show_panels(voxel_size=VS, raw=raw)
     assert "z = 3" in fig.get_suptitle()
     assert_array_equal(fig.axes[0].images[0].get_array(), raw[3])
 
@@ -159,15 +161,18 @@ def test_panels_anisotropic_cut_keeps_true_proportions(tmp_path, volume):
 
 def test_panels_2d_and_channel_variants(tmp_path, volume):
     raw, labels = volume
-    viz.show_panels(raw=raw[0], labels=labels[0], boundaries=True).savefig(tmp_path / "2d.png")
+    viz.show_panels(voxel_size=VS, raw=raw[0], labels=labels[0], boundaries=True).savefig(
+        tmp_path / "2d.png")
     affs_2d = np.random.default_rng(0).random((2,) + raw.shape[1:])
-    fig = viz.show_panels(raw=raw[0], affs=affs_2d)
+    fig = viz.show_panels(voxel_size=VS, raw=raw[0], affs=affs_2d)
     assert fig.axes[1].images[0].get_array().shape == raw.shape[1:] + (3,)
     # a single-channel network output is a probability map, with its colour bar
-    fig = viz.show_panels(seg=labels, prediction=np.zeros((1,) + raw.shape, np.float32))
+    fig = viz.show_panels(voxel_size=VS, seg=labels,
+                          prediction=np.zeros((1,) + raw.shape, np.float32))
     assert len(fig.axes) == 3 and fig.axes[0].get_title() == "segmentation"
     # floats outside [0, 1] are auto-ranged
-    fig = viz.show_panels(distance=np.broadcast_to(np.linspace(-5, 5, 40), raw.shape).copy())
+    fig = viz.show_panels(voxel_size=VS,
+                          distance=np.broadcast_to(np.linspace(-5, 5, 40), raw.shape).copy())
     assert fig.axes[0].images[0].get_clim() == (-5, 5)
     fig.savefig(tmp_path / "d.png")
 
@@ -175,19 +180,19 @@ def test_panels_2d_and_channel_variants(tmp_path, volume):
 def test_panel_errors(volume):
     raw, labels = volume
     with pytest.raises(ValueError, match=r"raw has \(6, 32, 40\), labels has \(6, 10, 40\)"):
-        viz.show_panels(raw=raw, labels=labels[:, :10])
+        viz.show_panels(voxel_size=VS, raw=raw, labels=labels[:, :10])
     with pytest.raises(ValueError, match="outside 0..5"):
-        viz.show_panels(raw=raw, z=6)
+        viz.show_panels(voxel_size=VS, raw=raw, z=6)
     with pytest.raises(ValueError, match=r"\(z, y, x\) or \(y, x\)"):
-        viz.show_panels(raw=raw[None])
+        viz.show_panels(voxel_size=VS, raw=raw[None])
     with pytest.raises(ValueError, match="2D"):
-        viz.show_panels(raw=raw[0], z=1)
+        viz.show_panels(voxel_size=VS, raw=raw[0], z=1)
     with pytest.raises(ValueError, match="axis"):
-        viz.show_panels(raw=raw, axis=3)
+        viz.show_panels(voxel_size=VS, raw=raw, axis=3)
     with pytest.raises(ValueError, match=r"at most 3.*\[:3\]"):
-        viz.show_panels(affs=np.zeros((6,) + raw.shape, np.float32))
+        viz.show_panels(voxel_size=VS, affs=np.zeros((6,) + raw.shape, np.float32))
     with pytest.raises(TypeError, match="numpy array"):
-        viz.show_panels(raw=raw.tolist())
+        viz.show_panels(voxel_size=VS, raw=raw.tolist())
     with pytest.raises(ValueError, match="at least one panel"):
         viz.show_panels()
 
@@ -215,13 +220,87 @@ def test_slice_browser_reacts_to_its_controls(volume):
 
 def test_slice_browser_without_labels_and_errors(volume):
     raw, labels = volume
-    browser = viz.slice_browser(raw)
+    browser = viz.slice_browser(raw, voxel_size=VS)
     assert _control(browser, "show labels").disabled
     with pytest.raises(ValueError, match="shape"):
-        viz.slice_browser(raw, labels[:, :3])
+        viz.slice_browser(raw, labels[:, :3], voxel_size=VS)
     with pytest.raises(ValueError, match=r"\(z, y, x\) volume"):
-        viz.slice_browser(raw[0])
+        viz.slice_browser(raw[0], voxel_size=VS)
     with pytest.raises(TypeError, match="integer"):
-        viz.slice_browser(raw, labels.astype(np.float32))
+        viz.slice_browser(raw, labels.astype(np.float32), voxel_size=VS)
     with pytest.raises(ValueError, match="axis"):
-        viz.slice_browser(raw, axis=3)
+        viz.slice_browser(raw, axis=3, voxel_size=VS)
+
+
+# --- voxel size, scale bar, matched colours, errors ---------------------------
+
+
+def test_figures_need_a_voxel_size(volume):
+    raw, labels = volume
+    with pytest.raises(TypeError, match="voxel_size="):
+        viz.show_panels(raw=raw, labels=labels)
+    with pytest.raises(TypeError, match="voxel_size="):
+        viz.slice_browser(raw, labels)
+    with pytest.raises(ValueError, match="voxel_size"):
+        viz.show_panels(raw=raw, voxel_size=(40, 4))
+
+
+@pytest.mark.parametrize("nm, expected", [(7.0, 5.0), (10.0, 10.0), (456.0, 200.0),
+                                          (999.0, 500.0), (2600.0, 2000.0)])
+def test_scale_bar_lengths_are_round(nm, expected):
+    from mbl_seg.viz._panels import _nice_length
+    assert _nice_length(nm) == expected
+
+
+def test_scale_bar_is_drawn_in_nm(volume):
+    raw, labels = volume
+    fig = viz.show_panels(raw=raw, labels=labels, voxel_size=(40, 4, 4))
+    texts = [t.get_text() for t in fig.axes[0].findobj(plt.Text)]
+    assert "20 nm" in texts  # 40 px x 4 nm = 160 nm wide, a fifth is 32 -> 20 nm
+    fig = viz.show_panels(raw=raw[0], voxel_size=(40, 100, 100))  # 4000 nm wide
+    assert "500 nm" in [t.get_text() for t in fig.axes[0].findobj(plt.Text)]
+
+
+def test_matched_labels_give_a_correct_segment_its_neurons_colour():
+    gt = np.array([[1, 1, 1, 2, 2, 2, 0, 0]], np.uint64)
+    seg = np.array([[8, 8, 9, 5, 5, 5, 4, 4]], np.uint64)
+    colours = viz.matched_labels(seg, gt)
+    assert colours[0, :2].tolist() == [1, 1] and colours[0, 3:6].tolist() == [2, 2, 2]
+    assert colours[0, 2] not in (0, 1, 2)  # a split piece keeps a colour of its own
+    assert colours[0, 6] not in (0, 1, 2)  # a segment on unknown ground truth too
+    assert len(np.unique(colours)) == len(np.unique(seg))  # no two segments share a colour
+
+
+def test_show_panels_match_colours_the_segmentation_like_the_ground_truth(volume):
+    raw, labels = volume
+    seg = (labels + 100) * (labels > 0)
+    fig = viz.show_panels(raw=raw, gt=labels, seg=seg, match="gt", voxel_size=VS)
+    gt_image, seg_image = (ax.get_images()[-1].get_array() for ax in fig.axes[1:3])
+    assert_array_equal(gt_image, seg_image)
+    with pytest.raises(ValueError, match="label panel"):
+        viz.show_panels(raw=raw, gt=labels, match="raw", voxel_size=VS)
+
+
+def test_error_map_marks_merges_and_split_pieces():
+    gt = np.array([[1, 1, 1, 1, 2, 2, 3, 3, 0]], np.uint64)
+    seg = np.array([[5, 5, 5, 6, 7, 7, 7, 7, 7]], np.uint64)
+    assert viz.error_map(gt, seg, min_voxels=1).tolist() == [[0, 0, 0, 2, 1, 1, 1, 1, 0]]
+    assert not viz.error_map(gt, gt).any()  # a segmentation with itself: no errors
+
+
+def test_show_errors_counts_what_it_paints(volume):
+    raw, labels = volume
+    seg = labels.copy()
+    seg[labels == 3] = 2  # merge 2 and 3
+    seg[:, :8, 4:] = 9  # split 1
+    fig = viz.show_errors(labels, seg, raw=raw, voxel_size=VS, z=2)
+    assert fig.axes[2].get_title() == "errors: 1 merging segment, 1 split piece"
+
+
+def test_a_segment_border_one_voxel_off_is_not_a_merge():
+    gt = np.zeros((20, 40), np.uint64)
+    gt[:, :20], gt[:, 20:] = 1, 2
+    seg = gt.copy()
+    seg[:, 20] = 1  # the border one column into neuron 2: 20 voxels, 5 % of it
+    assert not viz.error_map(gt, seg).any()
+    assert viz.error_map(gt, seg, min_fraction=0.0).max() == 1  # counted by voxels alone

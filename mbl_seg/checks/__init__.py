@@ -19,6 +19,7 @@ from .losses import check_balance_weights
 from .malis import check_malis_pair_counts, check_maximin_edge
 from .metrics import check_arand_from_table, check_voi_from_table
 from .models import check_center_crop, check_unet_output_size
+from .require import ExerciseNotDone, require
 from .results import expect_between, expect_less
 from .segment import check_seeded_watershed
 
@@ -27,4 +28,5 @@ __all__ = [
     "check_gradient_magnitude", "check_seeded_watershed", "check_center_crop",
     "check_unet_output_size", "check_balance_weights", "check_maximin_edge",
     "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
+    "require", "ExerciseNotDone",
 ]

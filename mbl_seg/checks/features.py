@@ -16,10 +16,19 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..features import gradient_magnitude, hessian_eigenvalues
+from .. import features
 from ._core import CheckResult, _call, _Fail, _run
 
 __all__ = ["check_hessian_eigenvalues", "check_gradient_magnitude"]
+
+
+# The exercises work in pixels (sigma in pixels): the library's functions with 1 nm pixels.
+def hessian_eigenvalues(image, sigma):
+    return features.hessian_eigenvalues(image, sigma, voxel_size=(1.0,) * image.ndim)
+
+
+def gradient_magnitude(image, sigma):
+    return features.gradient_magnitude(image, sigma, voxel_size=(1.0,) * image.ndim)
 
 
 def _cases() -> tuple[tuple[np.ndarray, float], ...]:
@@ -137,6 +146,7 @@ def check_hessian_eigenvalues(fn: Callable, *, verbose: bool = True) -> CheckRes
 
     Examples
     --------
+    >>> from mbl_seg.checks.features import hessian_eigenvalues  # the library's, in pixels
     >>> check_hessian_eigenvalues(hessian_eigenvalues).passed
     ✅ hessian_eigenvalues: correct — your eigenvalues match on all 4 test images
     True

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..malis import _descending_order, malis_weights, maximin_edge
+from ..malis import descending_order, malis_weights, maximin_edge
 from ._core import CheckResult, _call, _close, _diagnose, _Fail, _fmt, _numbers, _run
 
 __all__ = ["check_maximin_edge", "check_malis_pair_counts"]
@@ -83,7 +83,7 @@ def _tree_path(affs, u, v) -> list[tuple[int, int]]:
     shape = affs.shape[1:]
     n = shape[0] * shape[1]
     parent, tree = list(range(n)), {i: [] for i in range(n)}
-    for e in _descending_order(np.asarray(affs, np.float32)):
+    for e in descending_order(np.asarray(affs, np.float32)):
         k, i = divmod(int(e), n)
         j = i - (shape[1] if k == 0 else 1)
         ri, rj = _root(parent, i), _root(parent, j)
@@ -153,7 +153,7 @@ def _maximin_mistakes() -> list[tuple[Callable, str]]:
 
     def ascending(case):
         affs, u, v = case
-        return [_first_join(affs, u, v, _descending_order(np.asarray(affs, np.float32))[::-1])]
+        return [_first_join(affs, u, v, descending_order(np.asarray(affs, np.float32))[::-1])]
 
     return [
         (straight,
@@ -225,7 +225,7 @@ def _counts(affs, labels) -> np.ndarray:
 
 def _self_pairs(affs, labels, ordered: bool) -> np.ndarray:
     out = _counts(affs, labels) * (2 if ordered else 1)
-    top = np.unravel_index(_descending_order(np.asarray(affs))[0], affs.shape)
+    top = np.unravel_index(descending_order(np.asarray(affs))[0], affs.shape)
     out[0][top] += int((np.asarray(labels) != 0).sum())  # u == v: decided by the first edge
     return out
 

@@ -132,7 +132,7 @@ def check_seeded_watershed(fn: Callable, *, verbose: bool = True) -> CheckResult
     Examples
     --------
     >>> from mbl_seg.segment import seeded_watershed
-    >>> check_seeded_watershed(lambda b, t: seeded_watershed(b, threshold=t)).passed
+    >>> check_seeded_watershed(lambda b, t: seeded_watershed(b, threshold=t, voxel_size=(1, 1))).passed
     ✅ seeded_watershed: correct — every cell is one segment, the faint wall splits at the given threshold
     True
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from ..targets import face_neighbours
 from ._geometry import Tubes, _unit
 from ._noise import smooth_noise
 from .domains import Domain
@@ -28,13 +29,10 @@ class Organelles(NamedTuple):
 def membrane_distance(labels: np.ndarray, vs: tuple[float, ...]) -> np.ndarray:
     """Distance (nm) of every voxel to the nearest label change (float32)."""
     boundary = np.zeros(labels.shape, dtype=bool)
-    for axis in range(labels.ndim):
-        lo = [slice(None)] * labels.ndim
-        hi = [slice(None)] * labels.ndim
-        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        differ = labels[tuple(lo)] != labels[tuple(hi)]
-        boundary[tuple(lo)] |= differ
-        boundary[tuple(hi)] |= differ
+    for here, back in face_neighbours(labels.shape):
+        differ = labels[here] != labels[back]
+        boundary[here] |= differ
+        boundary[back] |= differ
     return ndimage.distance_transform_edt(~boundary, sampling=vs).astype(np.float32)
 
 

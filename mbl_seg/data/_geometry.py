@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import label as connected_components
 
+from ..targets import face_neighbours
 from ._noise import smooth_noise
 from .domains import Domain
 
@@ -273,12 +274,8 @@ def _open_extracellular_space(labels: np.ndarray, vs: np.ndarray, domain: Domain
     if domain.extracellular_fraction <= 0:
         return
     boundary = np.zeros(labels.shape, dtype=bool)
-    for axis in range(3):
-        a = [slice(None)] * 3
-        b = [slice(None)] * 3
-        a[axis], b[axis] = slice(1, None), slice(None, -1)
-        differ = labels[tuple(a)] != labels[tuple(b)]
-        boundary[tuple(a)] |= differ
+    for here, back in face_neighbours(labels.shape):
+        boundary[here] |= labels[here] != labels[back]
     field = smooth_noise(labels.shape, tuple(vs), 250.0, rng)
     threshold = np.quantile(field, 1.0 - 4 * domain.extracellular_fraction)
     labels[boundary & (field > threshold)] = 0

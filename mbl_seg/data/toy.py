@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_labels
-from ..errors import _contact_pairs
+from ..errors import contact_pairs
 
 __all__ = ["split_object", "merge_objects", "touching_pairs", "largest_objects"]
 
@@ -63,7 +63,7 @@ def touching_pairs(labels: np.ndarray) -> list[tuple[int, int]]:
     >>> touching_pairs(np.array([[1, 1, 2], [3, 3, 2]]))
     [(1, 3), (1, 2), (2, 3)]
     """
-    both = _contact_pairs(as_labels(labels))
+    both = contact_pairs(as_labels(labels))
     if len(both) == 0:
         return []
     uniq, counts = np.unique(both, axis=0, return_counts=True)

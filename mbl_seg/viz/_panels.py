@@ -1,99 +1,20 @@
-"""Figures: EM sections with labels overlaid, side-by-side panels, a slice browser.
-
-A label's colour is a hash of its id, so neuron 17 has the same colour in every
-panel and figure; label 0 (background / unknown) is transparent. Volumes are
-(z, y, x), multi-channel arrays (c, z, y, x), ``voxel_size`` in nm (z, y, x).
-Functions that make a figure return it: end the notebook line with ``;`` so
-it is not shown twice.
-
-Used in: notebooks/00_setup_and_data and every later notebook.
-"""
+"""Sections with labels overlaid, and several aligned volumes side by side."""
 
 from __future__ import annotations
 
-import base64
-import io
 import operator
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure
 from skimage.segmentation import find_boundaries
 
-from ._validate import as_image, as_labels, as_voxel_size, same_shape
-
-__all__ = ["label_colors", "label_rgba", "overlay", "show_panels", "slice_browser"]
+from .._validate import as_image, as_labels, as_voxel_size, same_shape
+from ._colors import label_rgba, matched_labels
 
 # Readable titles for the course's short names; other names get "_" -> " ".
 _TITLES = {"gt": "ground truth", "seg": "segmentation", "affs": "affinities", "lsds": "LSDs"}
 
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """A well-mixing 64-bit hash: neighbouring ids get unrelated values."""
-    with np.errstate(over="ignore"):  # uint64 wrap-around is the point
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
-def label_colors(ids, *, seed: int = 0) -> np.ndarray:
-    """RGBA colours for label ids, a hash of (id, seed): the same id always looks the same.
-
-    Parameters
-    ----------
-    ids : (N,) array_like of non-negative ints
-    seed : int
-        Another seed gives every id another colour.
-
-    Returns
-    -------
-    (N, 4) float ndarray
-        RGBA in [0, 1], bright saturated hues with alpha 1; id 0 is (0, 0, 0, 0).
-
-    Examples
-    --------
-    >>> c = label_colors([0, 17, 5])
-    >>> float(c[0, 3]), bool((c[1] == label_colors([17])[0]).all())
-    (0.0, True)
-    """
-    ids = as_labels(np.asarray(ids).reshape(-1, 1), name="ids").ravel()  # checked, uint64
-    h = _splitmix64(ids ^ _splitmix64(np.uint64(operator.index(seed) % 2**64)))
-    hue, sat, val = [((h >> np.uint64(s)) & np.uint64(0xFFFF)) / 0xFFFF for s in (16, 32, 48)]
-    rgba = np.ones((len(ids), 4))
-    rgba[:, :3] = hsv_to_rgb(np.stack([hue, 0.6 + 0.4 * sat, 0.8 + 0.2 * val], axis=-1))
-    rgba[ids == 0] = 0.0
-    return rgba
-
-
-def label_rgba(labels: np.ndarray, *, seed: int = 0, alpha: float = 0.5) -> np.ndarray:
-    """Colour a label image (0 transparent, other ids with opacity ``alpha``).
-
-    Parameters
-    ----------
-    labels : (Y, X) or (Z, Y, X) ndarray of non-negative ints
-    seed, alpha : int, float in [0, 1]
-        Colour seed (see `label_colors`), opacity of the non-zero ids.
-
-    Returns
-    -------
-    (Y, X, 4) or (Z, Y, X, 4) float32 ndarray
-        RGBA, to draw over EM with ``imshow``.
-
-    Examples
-    --------
-    >>> label_rgba(np.array([[0, 3], [3, 7]]), alpha=0.25)[..., 3].tolist()
-    [[0.0, 0.25], [0.25, 0.25]]
-    """
-    labels = as_labels(labels)
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    # colour each distinct id once, then index: fast for large images
-    ids, inverse = np.unique(labels, return_inverse=True)
-    colors = label_colors(ids, seed=seed)
-    colors[ids != 0, 3] = alpha
-    return colors.astype(np.float32)[inverse.reshape(labels.shape)]
 
 
 def _check_section(raw, labels):
@@ -214,15 +135,49 @@ def _section_index(shape: tuple[int, ...], z, axis: int) -> int:
     return index
 
 
-def _aspect(voxel_size, axis: int, spatial_ndim: int) -> float:
-    """Height / width of one pixel of the section perpendicular to ``axis``."""
+def _check_voxel_size(voxel_size, spatial_ndim: int) -> tuple[float, ...]:
+    """The voxel size (nm) for panels of ``spatial_ndim`` axes; (z, y, x) fits 2D too."""
     if voxel_size is None:
-        return 1.0
-    vs = as_voxel_size(voxel_size, 3 if np.size(voxel_size) == 3 else spatial_ndim)
+        raise TypeError("figures need voxel_size= in nm per voxel, (z, y, x) or (y, x) for "
+                        "2D sections, e.g. voxel_size=dataset.voxel_size: it sets the "
+                        "proportions and the scale bar")
+    if spatial_ndim == 2 and np.size(voxel_size) == 3:
+        return as_voxel_size(voxel_size, 3)[1:]
+    return as_voxel_size(voxel_size, spatial_ndim)
+
+
+def _cut_axes(axis: int, spatial_ndim: int) -> tuple[int, int]:
+    """The (row, column) axes of a section perpendicular to ``axis``."""
     if spatial_ndim == 2:
-        return vs[-2] / vs[-1]
+        return 0, 1
     rows, cols = [a for a in range(3) if a != axis]
+    return rows, cols
+
+
+def _aspect(vs: tuple[float, ...], axis: int, spatial_ndim: int) -> float:
+    """Height / width of one pixel of the section perpendicular to ``axis``."""
+    rows, cols = _cut_axes(axis, spatial_ndim)
     return vs[rows] / vs[cols]
+
+
+def _nice_length(nm: float) -> float:
+    """A round length (1, 2 or 5 times a power of ten) of about ``nm``."""
+    power = 10.0 ** np.floor(np.log10(nm))
+    return max(f * power for f in (1, 2, 5) if f * power <= nm)
+
+
+def _scale_bar(ax, vs: tuple[float, ...], axis: int, spatial_ndim: int, width_px: int) -> None:
+    """A white bar of a round length in nm, lower right, about a fifth of the width."""
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    nm_per_px = vs[_cut_axes(axis, spatial_ndim)[1]]
+    length = _nice_length(width_px * nm_per_px / 5)
+    text = f"{length / 1000:g} µm" if length >= 1000 else f"{length:g} nm"
+    bar = AnchoredSizeBar(ax.transData, length / nm_per_px, text, "lower right", pad=0.3,
+                          borderpad=0.4, color="white", frameon=True, size_vertical=1.5,
+                          fontproperties={"size": 8})
+    bar.patch.set(facecolor="black", alpha=0.55, linewidth=0)  # readable on bright EM
+    ax.add_artist(bar)
 
 
 def _panel(ax, name: str, kind: str, sec: np.ndarray, raw_sec, *, aspect: float,
@@ -258,7 +213,9 @@ def _draw(new_figure, panels: dict, raw, *, index: int, axis: int, voxel_size, a
           boundaries: bool, seed: int, figsize=None) -> Figure:
     """Draw ``panels`` (label panels over ``raw``) into ``new_figure(figsize=...)``."""
     kinds, shape = _check_panels(panels if raw is None else {"raw": raw, **panels})
-    ndim, aspect = len(shape), _aspect(voxel_size, axis, len(shape))
+    ndim = len(shape)
+    vs = _check_voxel_size(voxel_size, ndim)
+    aspect = _aspect(vs, axis, ndim)
     sections = {name: _section(a, index, axis, ndim) for name, a in panels.items()}
     rows, cols = next(iter(sections.values())).shape[:2]
     # about 4 inches per panel (and colour bar); the height in true proportion
@@ -268,18 +225,21 @@ def _draw(new_figure, panels: dict, raw, *, index: int, axis: int, voxel_size, a
                           float(np.clip(4.0 * rows * aspect / cols, 1.5, 8.0)) + 0.9)
     fig = new_figure(figsize=figsize, layout="constrained")
     raw_sec = None if raw is None else _section(raw, index, axis, ndim)
-    for ax, name in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, name in zip(axes, panels):
         _panel(ax, name, kinds[name], sections[name], raw_sec, aspect=aspect, alpha=alpha,
                boundaries=boundaries, seed=seed)
+    _scale_bar(axes[0], vs, axis, ndim, cols)
     if ndim == 3:
-        nm = "" if voxel_size is None else f" ({index * as_voxel_size(voxel_size, 3)[axis]:g} nm)"
+        nm = f" ({index * vs[axis]:g} nm)"
         fig.suptitle(f"{('yx', 'zx', 'zy')[axis]} section at {'zyx'[axis]} = {index} "
                      f"(of 0..{shape[axis] - 1}){nm}")
     return fig
 
 
-def show_panels(*, z: int | None = None, axis: int = 0, voxel_size=None, alpha: float = 0.5,
-                boundaries: bool = False, seed: int = 0, figsize=None, **panels) -> Figure:
+def show_panels(*, voxel_size=None, z: int | None = None, axis: int = 0, alpha: float = 0.5,
+                boundaries: bool = False, seed: int = 0, match: str | None = None,
+                figsize=None, **panels) -> Figure:
     """Side by side, the same section through several aligned volumes; returns the Figure.
 
     Parameters
@@ -288,10 +248,16 @@ def show_panels(*, z: int | None = None, axis: int = 0, voxel_size=None, alpha: 
         Index of the section along ``axis`` (default: the middle one).
     axis : {0, 1, 2}
         Cut perpendicular to z (0: a yx section), y (1) or x (2).
-    voxel_size : sequence of 3 floats, optional
-        nm (z, y, x): sections through anisotropic volumes keep true proportions.
+    voxel_size : sequence of float, required
+        nm per voxel (z, y, x), or (y, x) for 2D panels: sections through
+        anisotropic volumes keep true proportions; the first panel gets a
+        scale bar.
     alpha, boundaries, seed
         Label opacity over ``raw``, outlines only, colour seed (see `overlay`).
+    match : str, optional
+        Name of a label panel (e.g. ``"gt"``): every other label panel is
+        coloured by `matched_labels` against it, so the same neuron has the
+        same colour in every panel.
     figsize : (float, float), optional
     **panels : (Z, Y, X) or (Y, X) ndarrays, or (C, Z, Y, X) / (C, Y, X) floats
         Left to right, titled by name (``gt`` -> "ground truth", ``_`` -> " ").
@@ -303,97 +269,20 @@ def show_panels(*, z: int | None = None, axis: int = 0, voxel_size=None, alpha: 
     Examples
     --------
     >>> raw, gt = np.zeros((4, 8, 8), np.uint8), np.ones((4, 8, 8), np.uint64)
-    >>> fig = show_panels(raw=raw, gt=gt, boundary_map=np.zeros((4, 8, 8)), z=1)
+    >>> fig = show_panels(raw=raw, gt=gt, boundary_map=np.zeros((4, 8, 8)), z=1,
+    ...                   voxel_size=(40, 8, 8))
     >>> [ax.get_title() for ax in fig.axes[:3]]
     ['raw', 'ground truth', 'boundary map']
     >>> plt.close(fig)
     """
     kinds, shape = _check_panels(panels)
     raw = next((panels[n] for n, k in kinds.items() if k == "raw"), None)
+    if match is not None:
+        if kinds.get(match) != "labels":
+            raise ValueError(f"match must name a label panel, one of "
+                             f"{[n for n, k in kinds.items() if k == 'labels']}, got {match!r}")
+        panels = {name: matched_labels(a, panels[match]) if k == "labels" and name != match
+                  else a for (name, a), k in zip(panels.items(), kinds.values())}
     return _draw(plt.figure, panels, raw, index=_section_index(shape, z, axis), axis=axis,
                  voxel_size=voxel_size, alpha=alpha, boundaries=boundaries, seed=seed,
                  figsize=figsize)
-
-
-def _png_output(fig: Figure) -> dict:
-    """The figure as a notebook display_data output (what an ``Output`` widget holds)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    png = base64.b64encode(buf.getvalue()).decode("ascii")
-    return {"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}
-
-
-def _browser_controls(shape, axis: int, alpha: float, has_labels: bool) -> tuple:
-    """The browser's widgets: axis buttons, section slider, opacity slider, checkbox."""
-    import ipywidgets as widgets  # only the browser needs the widget stack
-
-    index = _section_index(shape, None, axis)  # checks axis
-    return (widgets.ToggleButtons(options=[("z", 0), ("y", 1), ("x", 2)], value=axis,
-                                  description="cut along"),
-            widgets.IntSlider(value=index, max=shape[axis] - 1,
-                              description="section", continuous_update=False),
-            widgets.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, description="opacity",
-                                continuous_update=False, disabled=not has_labels),
-            widgets.Checkbox(value=has_labels, description="show labels",
-                             disabled=not has_labels))
-
-
-def slice_browser(raw: np.ndarray, labels: np.ndarray | None = None, *, voxel_size=None,
-                  prediction: np.ndarray | None = None, axis: int = 0, alpha: float = 0.5,
-                  seed: int = 0):
-    """An interactive browser through the sections of a (z, y, x) volume (ipywidgets).
-
-    Parameters
-    ----------
-    raw : (Z, Y, X) ndarray
-    labels : (Z, Y, X) ndarray of non-negative ints, optional
-        Drawn over raw; a checkbox hides them, a slider sets their opacity.
-    voxel_size : sequence of 3 floats, optional
-        nm (z, y, x): true proportions for y and x cuts, positions in nm.
-    prediction : (Z, Y, X) or (C, Z, Y, X) float ndarray, optional
-        Shown next to raw (probabilities in [0, 1], or affinities as RGB).
-    axis, alpha, seed
-        Initial cutting axis (0, 1, 2 = z, y, x), label opacity, colour seed.
-
-    Returns
-    -------
-    ipywidgets.VBox
-        Make it the last line of a cell to display it.
-
-    Examples
-    --------
-    >>> browser = slice_browser(np.zeros((4, 8, 8), np.uint8))
-    """
-    import ipywidgets as widgets
-
-    extra = {} if prediction is None else {"prediction": prediction}
-    given = {"raw": raw, "labels": labels, **extra}
-    _, shape = _check_panels({k: v for k, v in given.items() if v is not None})
-    if len(shape) != 3:
-        raise ValueError(f"slice_browser needs a (z, y, x) volume, got shape {raw.shape}; "
-                         "for a 2D section use overlay or show_panels")
-    labels = None if labels is None else as_labels(labels)
-    axis_w, index_w, alpha_w, show_w = _browser_controls(shape, axis, alpha, labels is not None)
-    out = widgets.Output()
-    busy = [False]  # set while an axis change moves the slider: draw once, not thrice
-
-    def draw(_change=None) -> None:
-        if busy[0]:
-            return
-        first = {"labels": labels} if labels is not None and show_w.value else {"raw": raw}
-        fig = _draw(Figure, {**first, **extra}, raw, index=index_w.value, axis=axis_w.value,
-                    voxel_size=voxel_size, alpha=alpha_w.value, boundaries=False, seed=seed)
-        out.outputs = (_png_output(fig),)  # a figure without pyplot: shown only here
-
-    def change_axis(change) -> None:
-        busy[0] = True
-        index_w.value, index_w.max = 0, shape[change["new"]] - 1  # value <= max throughout
-        index_w.value = shape[change["new"]] // 2
-        busy[0] = False
-        draw()
-
-    axis_w.observe(change_axis, names="value")
-    for w in (index_w, alpha_w, show_w):
-        w.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([axis_w, show_w]), widgets.HBox([index_w, alpha_w]), out])
