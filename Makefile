@@ -48,6 +48,8 @@ bench: setup
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_malis.py
 	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_predict.py
 	$(BIN)/python bench/bench_notebooks.py
 
 clean-venv:

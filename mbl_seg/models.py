@@ -3,7 +3,9 @@
 Tensors are ``(b, c, y, x)`` or ``(b, c, z, y, x)``. With ``padding="valid"`` every
 convolution shrinks the image and only some input sizes fit; the shape arithmetic
 (``output_shape``, ``valid_input_shape``, ``context``, ``receptive_field``) is plain
-Python that mirrors the forward pass step by step.
+Python that mirrors the forward pass step by step. For anisotropic EM,
+``anisotropic_factors`` chooses the pooling and kernels per level from the voxel
+size, and the net tells its levels' voxel sizes and its context in nm.
 
 Used in: notebooks/02_deep_boundaries, notebooks/03_affinities, notebooks/04_malis,
 notebooks/05_3d_unet, notebooks/06_lsds, notebooks/07_agglomeration, notebooks/08_scaling_up
@@ -18,9 +20,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._validate import as_number
+from ._validate import as_number, as_voxel_size
 
-__all__ = ["UNet", "ValidShapes", "center_crop"]
+__all__ = ["UNet", "ValidShapes", "LevelFactors", "anisotropic_factors", "unet3d", "center_crop"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU}
 _FINAL = {None: nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
@@ -28,6 +30,7 @@ _FINAL = {None: nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
 _NORMS = (None, "batch", "instance", "group")
 _CHOICES = {"dims": (2, 3), "padding": ("valid", "same"), "norm": _NORMS,
             "activation": tuple(_ACTIVATIONS), "final_activation": tuple(_FINAL)}
+_COARSE = 2  # an axis with voxels this many times the finest one is "coarse" (z of ssSEM)
 
 
 class ValidShapes(NamedTuple):
@@ -35,6 +38,13 @@ class ValidShapes(NamedTuple):
 
     smallest: tuple[int, ...]
     step: tuple[int, ...]
+
+
+class LevelFactors(NamedTuple):
+    """Pooling factors (``depth - 1``) and kernel sizes (``depth``) per level, z first."""
+
+    downsample: tuple[tuple[int, ...], ...]
+    kernel_size: tuple[tuple[int, ...], ...]
 
 
 def center_crop(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
@@ -70,6 +80,73 @@ def center_crop(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     return x[(slice(None), slice(None), *(slice(a, a + t) for a, t in zip(starts, shape)))]
 
 
+def anisotropic_factors(voxel_size: Sequence[float], depth: int) -> LevelFactors:
+    """Pooling factors and kernel sizes per level for voxels of ``voxel_size`` nm.
+
+    The rule, level by level: an axis whose voxels are at least twice as large
+    as those of the finest axis is *coarse* (z of serial-section EM). A coarse
+    axis gets kernel 1, because a 3-voxel kernel would mix sections far apart,
+    and is not pooled; every other axis gets kernel 3 and is pooled by 2. As
+    pooling y and x alone doubles their voxel size, z stops being coarse after
+    a few levels; from then on every axis is pooled and convolved alike and the
+    voxels stay near-isotropic. Isotropic voxels get (2, 2, 2) and 3 everywhere.
+
+    Parameters
+    ----------
+    voxel_size : sequence of float
+        nm per voxel of the input, (z, y, x) (or (y, x)).
+    depth : int
+        Number of levels of the U-Net.
+
+    Returns
+    -------
+    LevelFactors
+        ``downsample`` and ``kernel_size`` to pass to :class:`UNet`.
+
+    Examples
+    --------
+    >>> anisotropic_factors((36, 12, 12), 3)  # zebrafish: 36 -> 36 -> 72 nm in z
+    LevelFactors(downsample=((1, 2, 2), (2, 2, 2)), kernel_size=((1, 3, 3), (3, 3, 3), (3, 3, 3)))
+    >>> anisotropic_factors((8, 8, 8), 3).downsample  # fly: isotropic from the start
+    ((2, 2, 2), (2, 2, 2))
+
+    Used in: notebooks/05_3d_unet
+    """
+    depth = as_number(depth, "depth", integer=True, positive=True)
+    listed = hasattr(voxel_size, "__len__") and not isinstance(voxel_size, (str, bytes))
+    size = list(as_voxel_size(voxel_size, len(voxel_size) if listed else 3))
+    if len(size) not in (2, 3):
+        raise ValueError(f"voxel_size must be (z, y, x) or (y, x) in nm, got {voxel_size!r}")
+    downsample, kernels = [], []
+    for level in range(depth):
+        coarse = [s >= _COARSE * min(size) for s in size]
+        kernels.append(tuple(1 if c else 3 for c in coarse))
+        if level < depth - 1:
+            downsample.append(tuple(1 if c else 2 for c in coarse))
+            size = [s * f for s, f in zip(size, downsample[-1])]
+    return LevelFactors(tuple(downsample), tuple(kernels))
+
+
+def unet3d(voxel_size: Sequence[float], *, depth: int = 3, base_features: int = 12,
+           out_channels: int = 3, padding: str = "valid",
+           seed: int | torch.Generator | None = None, **options) -> UNet:
+    """A 3D :class:`UNet` with pooling and kernels chosen by :func:`anisotropic_factors`.
+
+    ``options`` go to :class:`UNet` as they are (``in_channels``, ``norm``, ...).
+    The default three output channels are the affinities of the z, y and x neighbours.
+
+    >>> net = unet3d((36, 12, 12), seed=0)
+    >>> net.factors, net.kernels[0]
+    ([(1, 2, 2), (2, 2, 2)], (1, 3, 3))
+
+    Used in: notebooks/05_3d_unet
+    """
+    factors = anisotropic_factors(as_voxel_size(voxel_size, 3), depth)
+    return UNet(dims=3, depth=depth, base_features=base_features, out_channels=out_channels,
+                downsample=factors.downsample, kernel_size=factors.kernel_size,
+                padding=padding, seed=seed, **options)
+
+
 def _per_level(value, count: int, dims: int, name: str) -> list[tuple[int, ...]]:
     """``value`` as ``count`` per-axis tuples: an int, one per-axis tuple, or one per level."""
     def one(v) -> bool:  # a single number, also a numpy one
@@ -87,6 +164,11 @@ def _per_level(value, count: int, dims: int, name: str) -> list[tuple[int, ...]]
         raise ValueError(f"{name} must be an int, a tuple of {dims} ints, or {count} such "
                          f"entries (one per level), all >= 1; got {value!r}")
     return levels
+
+
+def _short(values: Sequence[float]) -> tuple[int | float, ...]:
+    """(8.0, 4.5) -> (8, 4.5): whole nm printed without ".0"."""
+    return tuple(int(v) if float(v).is_integer() else v for v in values)
 
 
 def _norm(kind: str | None, features: int, dims: int) -> nn.Module:
@@ -141,6 +223,13 @@ class UNet(nn.Module):
         Initialise the weights from this seed/generator (None: a fresh seed);
         the global torch RNG is never touched.
 
+    Attributes
+    ----------
+    config : dict
+        The constructor arguments but the seed, as plain JSON values:
+        ``UNet(**net.config)`` builds the same architecture, and
+        :mod:`mbl_seg.checkpoints` compares it when resuming a run.
+
     Examples
     --------
     >>> net = UNet(dims=2, depth=3, seed=0)
@@ -176,6 +265,12 @@ class UNet(nn.Module):
         self.kernels = _per_level(kernel_size, depth, dims, "kernel_size")
         if padding == "same" and any(k % 2 == 0 for kernel in self.kernels for k in kernel):
             raise ValueError(f"padding='same' needs odd kernel sizes, got {self.kernels}")
+        # the constructor arguments as plain JSON (all but the seed): UNet(**net.config) is the
+        # same architecture, and checkpoints of another one are told apart by them
+        self.config = dict(in_channels=in_channels, out_channels=out_channels, depth=depth,
+                           base_features=base_features, feature_growth=feature_growth,
+                           downsample=[list(f) for f in self.factors],
+                           kernel_size=[list(k) for k in self.kernels], **options)
         # torch layers initialise themselves from the global RNG: restore it afterwards
         with torch.random.fork_rng(devices=[]):
             block = dict(dims=dims, padding=padding, norm=norm, activation=activation)
@@ -399,8 +494,44 @@ class UNet(nn.Module):
                           kernels[level])
         return max(hi - lo + 1 for lo, hi in fields)
 
-    def summary(self, input_shape: Sequence[int] | None = None) -> str:
-        """A table of the stages with features and spatial shapes (default: smallest input)."""
+    # --- the same in nm ---------------------------------------------------------------------
+
+    def level_voxel_sizes(self, voxel_size: Sequence[float]) -> tuple[tuple[float, ...], ...]:
+        """Voxel size (nm, z, y, x) on each level: the input's times the pooling above it.
+
+        >>> unet3d((36, 12, 12), seed=0).level_voxel_sizes((36, 12, 12))
+        ((36.0, 12.0, 12.0), (36.0, 24.0, 24.0), (72.0, 48.0, 48.0))
+        """
+        sizes = [as_voxel_size(voxel_size, self.dims)]
+        for factor in self.factors:
+            sizes.append(tuple(s * f for s, f in zip(sizes[-1], factor)))
+        return tuple(sizes)
+
+    def context_nm(self, voxel_size: Sequence[float]) -> tuple[float, ...]:
+        """:attr:`context` in nm (z, y, x): how much input beyond the output a pass needs.
+
+        >>> UNet(dims=3, depth=2, seed=0).context_nm((8, 8, 8))
+        (128.0, 128.0, 128.0)
+        """
+        voxel_size = as_voxel_size(voxel_size, self.dims)
+        return tuple(float(c * v) for c, v in zip(self.context, voxel_size))
+
+    def receptive_field_nm(self, voxel_size: Sequence[float]) -> tuple[float, ...]:
+        """:attr:`receptive_field` in nm (z, y, x): what one output voxel can see.
+
+        >>> UNet(dims=3, depth=2, seed=0).receptive_field_nm((8, 8, 8))
+        (144.0, 144.0, 144.0)
+        """
+        voxel_size = as_voxel_size(voxel_size, self.dims)
+        return tuple(float(r * v) for r, v in zip(self.receptive_field, voxel_size))
+
+    def summary(self, input_shape: Sequence[int] | None = None, *,
+                voxel_size: Sequence[float] | None = None) -> str:
+        """A table of the stages with features and spatial shapes (default: smallest input).
+
+        With ``voxel_size`` (nm), the context, receptive field and the voxel
+        size of every level are also given in nm.
+        """
         shape = tuple(input_shape) if input_shape is not None else self.valid_input_shape()
         self.output_shape(shape)  # a helpful error first if it does not fit
         n_params = sum(p.numel() for p in self.parameters())
@@ -408,7 +539,12 @@ class UNet(nn.Module):
         lines = [f"UNet {self.dims}D, depth {self.depth}, '{self.padding}' padding, "
                  f"{n_params:,} parameters",
                  f"valid inputs: {smallest} + n * {step}; context {self.context}; "
-                 f"receptive field {self.receptive_field}",
-                 f"{'stage':<34}{'features':>8}  shape"]
+                 f"receptive field {self.receptive_field}"]
+        if voxel_size is not None:
+            levels = ", ".join(str(_short(v)) for v in self.level_voxel_sizes(voxel_size))
+            lines.append(f"in nm: context {_short(self.context_nm(voxel_size))}; receptive "
+                         f"field {_short(self.receptive_field_nm(voxel_size))}; voxel size "
+                         f"per level {levels}")
+        lines.append(f"{'stage':<34}{'features':>8}  shape")
         lines += [f"{stage:<34}{features:>8}  {s}" for stage, features, s in self._trace(shape)]
         return "\n".join(lines)

@@ -1,10 +1,12 @@
 """Training a network: the loop of every training notebook, with checkpoints and exact resume.
 
 A run is a model, a batch function, a loss and a seed. Batch ``i`` is
-``make_batch(np.random.default_rng([seed, i]))`` and torch's random state
-(dropout) is reseeded from ``(seed, i)`` before iteration ``i``, so an
-iteration does not depend on whether the run was interrupted: 20 iterations in
-one go, or 10, a checkpoint, and 10 more, give the same weights on CPU.
+``make_batch(np.random.default_rng([seed, i]))`` (or batch ``i`` of a batch
+source such as :class:`mbl_seg.pipeline.BatchSource`, made from ``(seed, i)``
+by DataLoader workers) and torch's random state (dropout) is reseeded from
+``(seed, i)`` before iteration ``i``, so an iteration does not depend on
+whether the run was interrupted: 20 iterations in one go, or 10, a
+checkpoint, and 10 more, give the same weights on CPU.
 
 The network should never wait: a background thread makes the next batches
 while the current one trains (``prefetch``; the same batches, in the same
@@ -27,10 +29,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import queue
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,6 +47,7 @@ from .checkpoints import (
     _start,
     load_checkpoint,
 )
+from ._feed import _Batches, _host_batch, _is_source, _tensor  # noqa: F401 - tests use them
 from ._validate import as_metrics
 from .env import select_device, use_amp
 
@@ -54,7 +55,6 @@ __all__ = ["TrainResult", "train", "load_checkpoint", "CHECKPOINT_NAME"]
 
 _POSTFIX_WINDOW = 20  # the progress bar shows the mean loss of the last 20 iterations
 _GPU_LOSS_READS = 20  # on a GPU, read the losses back every 20 iterations, not every step
-_STOP_WAIT_S = 5.0  # how long a stopping run waits for the batch thread to finish a batch
 
 
 class TrainResult(NamedTuple):
@@ -90,11 +90,15 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
     ----------
     model : torch.nn.Module
         Moved to ``device``; its initial weights are the caller's business.
-    make_batch : callable ``(rng: np.random.Generator) -> dict[str, ndarray]``
+    make_batch : callable ``(rng: np.random.Generator) -> dict[str, ndarray]``, or a batch source
         One batch, e.g. ``{"raw": (b, c, [z,] y, x) float32, "target": ..., "mask": ...}``,
         drawn only from ``rng`` (it runs on a background thread: no global random
         state). Float arrays become float32 tensors, integer arrays (labels)
-        int64, booleans stay boolean.
+        int64, booleans stay boolean. Or an object with a method
+        ``batches(seed, start, stop)`` giving batches ``start .. stop - 1`` in
+        order, batch ``i`` made from ``(seed, i)`` only, e.g.
+        :class:`mbl_seg.pipeline.BatchSource` (DataLoader worker processes). Its
+        ``config`` (a ``make_batch.config`` too) goes into the checkpoint.
     loss_fn : callable ``(outputs, batch) -> scalar tensor``
         ``outputs = model(batch[input_key])``; ``batch`` is the dict as tensors
         on the device (so the loss can crop targets to a valid-padded output).
@@ -133,7 +137,8 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
     prefetch : int
         Batches made ahead on a background thread while the network trains
         (default 2); 0: each batch is made on the training thread when it is
-        needed. The batches, and so the results, are the same either way.
+        needed. The batches, and so the results, are the same either way. (A
+        batch source's workers make batches ahead too; this thread takes them.)
     progress : bool
         Show a progress bar (running loss, last validation) and one-line messages.
 
@@ -269,36 +274,6 @@ def _check_finite(values: list[float], first: int) -> None:
                 "smaller learning rate) or the loss divided by zero (an empty mask?)")
 
 
-def _host_batch(make_batch, rng: np.random.Generator, input_key: str, pin: bool) -> dict:
-    """Call ``make_batch`` and turn its arrays into CPU tensors (pinned for a GPU)."""
-    arrays = make_batch(rng)
-    if not isinstance(arrays, Mapping):
-        raise TypeError("make_batch must return a dict of arrays, e.g. {'raw': ..., 'target': "
-                        f"...}}, got {type(arrays).__name__}")
-    if input_key not in arrays:
-        raise ValueError(f"make_batch returned no {input_key!r} entry (the network input), only "
-                         f"{sorted(map(str, arrays))}; pass input_key= to feed another one")
-    tensors = {key: _tensor(key, value) for key, value in arrays.items()}
-    if pin:  # page-locked memory: the copy to the GPU runs while the CPU goes on
-        tensors = {key: t.pin_memory() if t.device.type == "cpu" else t
-                   for key, t in tensors.items()}
-    return tensors
-
-
-def _tensor(key, value) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value
-    if not isinstance(value, np.ndarray) or not (
-            np.issubdtype(value.dtype, np.number) or value.dtype == bool):
-        raise TypeError(f"make_batch's {key!r} must be a numeric numpy array, got "
-                        f"{type(value).__name__} {getattr(value, 'dtype', '')}".rstrip())
-    if np.issubdtype(value.dtype, np.floating):
-        value = value.astype(np.float32, copy=False)
-    elif np.issubdtype(value.dtype, np.integer):
-        value = value.astype(np.int64, copy=False)  # torch supports few ops on uint64 labels
-    return torch.from_numpy(np.ascontiguousarray(value))
-
-
 def _validate(model, validate) -> dict[str, float]:
     model.eval()
     try:
@@ -349,82 +324,6 @@ def _torch_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index, 1]).generate_state(1, np.uint64)[0] >> 1)
 
 
-class _Batches:
-    """Batches ``start .. stop - 1`` of a run as CPU tensors, made ahead on a background thread.
-
-    Batch ``i`` is ``make_batch(np.random.default_rng([seed, i]))`` whether it is
-    made ahead or not: one thread makes them in order, so a run gives the same
-    result with and without prefetching. At most ``ahead`` finished batches wait
-    in a queue (0: no thread, each batch is made when asked for). An error in
-    ``make_batch`` is raised by `next` when its batch is asked for, as it would
-    have been without the thread. Leaving the ``with`` block stops the thread.
-    ``waited``: seconds `next` spent waiting (or making batches itself).
-    """
-
-    def __init__(self, make_batch, *, seed: int, start: int, stop: int, input_key: str,
-                 ahead: int, pin: bool):
-        self._make = lambda i: _host_batch(make_batch, np.random.default_rng([seed, i]),
-                                           input_key, pin)
-        self._next, self.waited = start, 0.0
-        self._queue = queue.Queue(maxsize=max(ahead, 1))
-        self._stop = threading.Event()
-        self._thread = None
-        if ahead > 0:
-            self._thread = threading.Thread(target=self._produce, args=(start, stop),
-                                            name="mbl_seg-batches", daemon=True)
-
-    def __enter__(self) -> _Batches:
-        if self._thread is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()  # the thread ends after the batch it is making, if any
-        if self._thread is not None:
-            self._thread.join(timeout=_STOP_WAIT_S)
-
-    def next(self) -> dict[str, torch.Tensor]:
-        started = time.perf_counter()
-        try:
-            if self._thread is None:
-                return self._make(self._next)
-            made, item = self._take()
-            if not made:
-                raise item  # the error of make_batch, with its message and traceback
-            return item
-        finally:
-            self._next += 1
-            self.waited += time.perf_counter() - started
-
-    def _produce(self, start: int, stop: int) -> None:
-        for index in range(start, stop):
-            if self._stop.is_set():
-                return
-            try:
-                item = (True, self._make(index))
-            except BaseException as err:  # noqa: BLE001 - handed to the training thread
-                if hasattr(err, "add_note"):  # Python >= 3.11
-                    err.add_note(f"(raised while making batch {index} on train's batch "
-                                 "thread; prefetch=0 makes batches on the training thread)")
-                item = (False, err)
-            if not self._put(item) or not item[0]:
-                return
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.05)
-                return True
-        return False
-
-    def _take(self):
-        while True:
-            with contextlib.suppress(queue.Empty):
-                return self._queue.get(timeout=0.05)
-            if not self._thread.is_alive() and self._queue.empty():
-                raise RuntimeError(f"train's batch thread stopped before batch {self._next}")
-
-
 # --- the loss curve -------------------------------------------------------------------------
 
 
@@ -434,9 +333,12 @@ def _check_args(model, make_batch, loss_fn, validate, *, iterations, seed, save_
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no trainable parameters")
-    for name, fn in (("make_batch", make_batch), ("loss_fn", loss_fn)):
-        if not callable(fn):
-            raise TypeError(f"{name} must be a function, got {type(fn).__name__}")
+    if not callable(make_batch) and not _is_source(make_batch):
+        raise TypeError("make_batch must be a function (rng) -> batch, or a batch source with "
+                        ".batches(seed, start, stop) such as mbl_seg.pipeline.BatchSource, "
+                        f"got {type(make_batch).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function, got {type(loss_fn).__name__}")
     if validate is not None and not callable(validate):
         raise TypeError(f"validate must be a function (model) -> metrics, got {validate!r}")
     _positive_int(iterations, "iterations")

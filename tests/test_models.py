@@ -1,11 +1,14 @@
 """The U-Net: shape arithmetic against real forward passes, receptive field against a
 measured one, seeding, gradients, norms and autocast."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from mbl_seg.models import UNet, ValidShapes, center_crop
+from mbl_seg.models import (LevelFactors, UNet, ValidShapes, anisotropic_factors, center_crop,
+                            unet3d)
 
 ANISO = ((1, 2, 2), (1, 2, 2), (2, 2, 2))
 
@@ -279,3 +282,96 @@ def test_unet_options_may_be_numpy_ints():
 def test_unet_sizes_must_be_positive_ints(bad, error, match):
     with pytest.raises(error, match=match):
         UNet(**bad)
+
+
+# --- anisotropic nets and the arithmetic in nm ---------------------------------------------
+
+
+def test_anisotropic_factors_for_fly_and_zebrafish():
+    fly = anisotropic_factors((8, 8, 8), 3)
+    assert fly == LevelFactors(((2, 2, 2), (2, 2, 2)), ((3, 3, 3),) * 3)
+    zebrafish = anisotropic_factors((36, 12, 12), 3)
+    assert zebrafish.downsample == ((1, 2, 2), (2, 2, 2))
+    assert zebrafish.kernel_size == ((1, 3, 3), (3, 3, 3), (3, 3, 3))
+    cremi = anisotropic_factors(np.array([40.0, 4.0, 4.0]), 5)  # 40 -> 8 -> 16 -> 32 nm in y, x
+    assert cremi.downsample == ((1, 2, 2),) * 3 + ((2, 2, 2),)
+    assert cremi.kernel_size == ((1, 3, 3),) * 3 + ((3, 3, 3),) * 2
+    assert anisotropic_factors((24, 12, 12), 2).kernel_size[0] == (1, 3, 3)  # twice: coarse
+    assert anisotropic_factors((20, 12, 12), 2).kernel_size[0] == (3, 3, 3)
+    assert anisotropic_factors((8, 8), 1) == LevelFactors((), ((3, 3),))
+
+
+def test_anisotropic_factors_make_voxels_near_isotropic_and_keep_them_so():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        voxel_size = tuple(float(v) for v in rng.uniform(2, 50, 3))
+        factors = anisotropic_factors(voxel_size, 6)
+        net = tiny(dims=3, depth=6, downsample=factors.downsample, kernel_size=factors.kernel_size)
+        ratios = [max(v) / min(v) for v in net.level_voxel_sizes(voxel_size)]
+        for level, (ratio, kernel) in enumerate(zip(ratios, factors.kernel_size)):
+            assert (ratio >= 2) == (1 in kernel), (voxel_size, level)
+            if level:  # pooling the fine axes only brings the coarse one closer
+                assert ratio <= max(ratios[level - 1], 2 - 1e-9), (voxel_size, ratios)
+
+
+def test_unet3d_builds_the_anisotropic_net():
+    net = unet3d((36, 12, 12), base_features=2, seed=0)
+    assert net.factors == [(1, 2, 2), (2, 2, 2)] and net.kernels[0] == (1, 3, 3)
+    assert net.out_channels == 3 and net.padding == "valid" and net.features[0] == 2
+    shape = net.valid_input_shape()
+    assert net(torch.zeros(1, 1, *shape)).shape == (1, 3, *net.output_shape(shape))
+    same = unet3d((8, 8, 8), depth=2, base_features=2, padding="same", norm="group", seed=0)
+    assert same.factors == [(2, 2, 2)] and same.config["norm"] == "group"
+    with pytest.raises(TypeError, match="voxel_size is required"):
+        unet3d(None)
+    with pytest.raises(ValueError, match="voxel_size must have one entry per axis"):
+        unet3d((12, 12))
+
+
+def test_level_voxel_sizes_context_and_receptive_field_in_nm():
+    net = tiny(dims=3, depth=3, downsample=((1, 2, 2), (2, 2, 2)),
+               kernel_size=((1, 3, 3), (3, 3, 3), (3, 3, 3)))
+    voxel_size = (36, 12, 12)
+    assert net.level_voxel_sizes(voxel_size) == ((36, 12, 12), (36, 24, 24), (72, 48, 48))
+    assert net.context == (16, 40, 40)
+    assert net.context_nm(voxel_size) == (576, 480, 480)
+    assert net.receptive_field_nm(voxel_size) == tuple(
+        r * v for r, v in zip(net.receptive_field, voxel_size))
+    text = net.summary(voxel_size=voxel_size)
+    assert "in nm: context (576, 480, 480); receptive field (648, 528, 528)" in text
+    assert "(36, 24, 24), (72, 48, 48)" in text
+    assert "in nm" not in net.summary()
+    assert UNet(dims=2, depth=2).receptive_field_nm(4.5) == (18 * 4.5, 18 * 4.5)
+
+
+@pytest.mark.parametrize("voxel_size, error, match", [
+    (None, TypeError, "voxel_size is required"),
+    ((8, 8), ValueError, "one entry per axis"),
+    ((8, 0, 8), ValueError, "positive"),
+])
+def test_nm_arithmetic_needs_a_voxel_size(voxel_size, error, match):
+    net = tiny(dims=3, depth=2)
+    for method in (net.level_voxel_sizes, net.context_nm, net.receptive_field_nm):
+        with pytest.raises(error, match=match):
+            method(voxel_size)
+    if voxel_size is not None:  # summary() without a voxel size gives voxels only
+        with pytest.raises(error, match=match):
+            net.summary(voxel_size=voxel_size)
+
+
+@pytest.mark.parametrize("options", CONFIGS)
+def test_config_is_json_and_rebuilds_the_same_net(options):
+    net = tiny(**options)
+    config = json.loads(json.dumps(net.config))
+    assert config == net.config
+    again = UNet(**config)
+    assert repr(again) == repr(net) and again.config == net.config
+    assert again.context == net.context and again.valid_input_shapes() == net.valid_input_shapes()
+
+
+def test_checkpoints_compare_the_unet_config():
+    from mbl_seg.checkpoints import _config
+
+    net = tiny(dims=3, depth=2, downsample=(1, 2, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    assert _config(net, opt, "raw")["model_settings"]["downsample"] == [[1, 2, 2]]

@@ -22,11 +22,13 @@ from .models import check_center_crop, check_unet_output_size
 from .require import ExerciseNotDone, require
 from .results import expect_between, expect_less
 from .segment import check_seeded_watershed
+from .volumes import check_missing_sections, check_output_shape_3d, check_scan_blocks
 
 __all__ = [
     "CheckResult", "check_voi_from_table", "check_arand_from_table", "check_hessian_eigenvalues",
     "check_gradient_magnitude", "check_seeded_watershed", "check_center_crop",
     "check_unet_output_size", "check_balance_weights", "check_maximin_edge",
     "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
-    "require", "ExerciseNotDone",
+    "require", "ExerciseNotDone", "check_output_shape_3d", "check_missing_sections",
+    "check_scan_blocks",
 ]

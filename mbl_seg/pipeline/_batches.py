@@ -1,4 +1,4 @@
-"""Training batches: random crops of a volume, simple augmentations, targets made on the fly.
+"""2D (and simple 3D) training batches: random crops, flips, targets made on the fly.
 
 A batch is a dict of numpy arrays shaped ``(b, c, *spatial)``: ``raw`` (float32,
 normalised to [0, 1]) and whatever the ``targets`` functions make from the
@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._validate import as_image, as_labels, as_number, as_voxel_size, same_shape
-from .io import checksum
+from .._validate import as_image, as_labels, as_number, as_voxel_size, same_shape
+from ..io import checksum
 
 __all__ = ["normalize", "random_crop", "augment", "intensity_augment", "batch_maker"]
 
