@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 __all__ = ["as_labels", "as_image", "as_voxel_size", "as_offset", "as_number",
-           "as_affinities", "check_channels", "as_boundary_map", "same_shape", "as_metrics"]
+           "as_affinities", "check_channels", "as_boundary_map", "same_shape", "as_metrics",
+           "as_plain"]
 
 # how far a float map may stray outside [0, 1] (rounding) before it is refused
 _ROUNDING = 1e-3
@@ -261,3 +262,30 @@ def as_metrics(value, what: str) -> dict[str, float]:
             return {"validation": float(value)}
     raise TypeError(f"{what} must return a number or a dict of numbers, e.g. {{'voi': 1.2}}, "
                     f"got {value!r}")
+
+
+def stable_repr(value) -> str:
+    """``repr(value)``, or only its type name where the repr holds a memory address."""
+    text = repr(value)
+    return type(value).__qualname__ if " at 0x" in text else text
+
+
+def as_plain(value, *, other: Callable = stable_repr):
+    """``value`` as plain Python (dicts, lists, numbers, strings), e.g. for JSON or comparing.
+
+    Mappings and sequences are converted item by item, numpy scalars and arrays
+    (and torch tensors) by ``tolist()``; any other leaf goes through ``other``
+    (default: its repr, without memory addresses).
+
+    >>> as_plain({"lr": np.float32(0.5), "shape": (2, np.int64(3))})
+    {'lr': 0.5, 'shape': [2, 3]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): as_plain(v, other=other) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_plain(v, other=other) for v in value]
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value
+    if isinstance(value, np.generic) or (hasattr(value, "tolist") and hasattr(value, "ndim")):
+        return as_plain(value.tolist(), other=other)
+    return other(value)

@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._validate import as_plain
+
 __all__ = ["CHECKPOINT_NAME", "load_checkpoint"]
 
 CHECKPOINT_NAME = "checkpoint.pt"  # the file name used when ``checkpoint`` is a directory
@@ -66,29 +68,15 @@ def _checkpoint_file(checkpoint) -> Path | None:
 
 def _config(model, opt, input_key: str, make_batch=None, loss_fn=None) -> dict:
     """What makes a run this run: model, optimizer and their settings, batches, loss."""
-    settings = {k: _plain(v) for k, v in opt.param_groups[0].items() if k != "params"}
+    settings = {k: as_plain(v) for k, v in opt.param_groups[0].items() if k != "params"}
     model_settings = getattr(model, "config", None)  # constructor arguments, if kept
-    model_settings = _plain(model_settings) if isinstance(model_settings, Mapping) else None
+    model_settings = as_plain(model_settings) if isinstance(model_settings, Mapping) else None
     return {"model_class": type(model).__name__, "model_repr": repr(model),
             "model_settings": model_settings,
             "optimizer_class": type(opt).__name__, "optimizer_settings": settings,
             "batches": getattr(make_batch, "config", None), "input_key": input_key,
             "loss": None if loss_fn is None else _identity(loss_fn),
             "torch": str(torch.__version__)}
-
-
-def _plain(value):
-    """A settings value as plain Python (numbers, strings, lists) for saving and comparing."""
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (bool, int, float, str, type(None))):
-        return value
-    text = repr(value)  # a memory address differs from run to run: keep the type only
-    return type(value).__qualname__ if " at 0x" in text else text
 
 
 def _start(path: Path | None, model, opt, scaler, config: dict, *, seed: int, resume: bool,

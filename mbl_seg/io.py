@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._validate import as_offset, as_voxel_size
+from ._validate import as_offset, as_plain, as_voxel_size
 
 __all__ = ["Volume", "write_volume", "read_volume", "open_volume", "read_cremi", "checksum"]
 
@@ -119,7 +119,7 @@ def write_volume(
             f"{path}/{name} already exists; pass overwrite=True to replace it"
         )
     attrs = _metadata(axes, voxel_size, offset)
-    attrs.update(_jsonable(attributes or {}))
+    attrs.update(as_plain(attributes or {}, other=lambda v: v))  # zarr refuses non-JSON
     array = group.create_array(
         name, shape=data.shape, dtype=data.dtype, chunks=chunks or _default_chunks(data),
         dimension_names=tuple(axes), attributes=attrs, overwrite=overwrite,
@@ -250,14 +250,3 @@ def _default_chunks(data: np.ndarray) -> tuple[int, ...]:
     if data.ndim == 4:
         chunks[0] = data.shape[0]
     return tuple(chunks)
-
-
-def _jsonable(value):
-    """Cast numpy scalars and tuples to plain JSON types (zarr needs JSON attributes)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._validate import as_number
+from .._validate import as_number, as_plain
 from ..targets import affinities, affinity_mask, as_offsets, nearest_offsets
 from .profile import _Clock
 from .sources import Sample, Source
@@ -244,15 +244,4 @@ def _describe(step) -> dict:
         settings = dataclasses.asdict(step)
     else:  # a user's own step: its attributes, if it has any
         settings = {k: v for k, v in getattr(step, "__dict__", {}).items() if k[0] != "_"}
-    return {"name": type(step).__qualname__, **_plain(settings)}
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
-
+    return {"name": type(step).__qualname__, **as_plain(settings)}

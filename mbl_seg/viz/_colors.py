@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.colors import hsv_to_rgb
 
 from .._validate import as_labels, same_shape
+from ..evaluate import contingency_table
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -106,13 +107,15 @@ def matched_labels(seg: np.ndarray, reference: np.ndarray) -> np.ndarray:
     seg = as_labels(seg, name="seg")
     reference = as_labels(reference, name="reference")
     same_shape(seg, reference, ("seg", "reference"))
-    pairs, counts = np.unique(np.stack([reference.ravel(), seg.ravel()]), axis=1,
-                              return_counts=True)
-    keep = (pairs[0] > 0) & (pairs[1] > 0)
-    pairs, counts = pairs[:, keep], counts[keep]
     taken_ref, colour_of = set(), {}
+    if reference.any():  # the table leaves reference 0 out; it needs some reference left
+        table = contingency_table(reference, seg)
+        keep = table.seg_ids > 0
+        refs, segs, counts = table.gt_ids[keep], table.seg_ids[keep], table.counts[keep]
+    else:
+        refs = segs = counts = np.zeros(0, np.int64)
     for k in np.argsort(-counts, kind="stable"):
-        r, s = int(pairs[0, k]), int(pairs[1, k])
+        r, s = int(refs[k]), int(segs[k])
         if r not in taken_ref and s not in colour_of:
             taken_ref.add(r)
             colour_of[s] = r
