@@ -1,4 +1,4 @@
-"""Training targets computed from ground-truth labels: boundaries, distances, affinities.
+"""Training targets computed from ground-truth labels: boundaries, distances, affinities, LSDs.
 
 All functions take labels as ``(z, y, x)`` or ``(y, x)`` integer arrays with
 0 = background / extracellular space, and give float32 maps of the same
@@ -10,8 +10,10 @@ The affinity convention (the same as gunpowder and waterz read it):
 ``(0, -1, 0)``, ``(0, 0, -1)`` the affinity stored at ``z`` links ``z`` and
 ``z - 1``; the first plane along that axis has no partner and gets 0.
 
+Local shape descriptors (:func:`lsds`) are computed in :mod:`mbl_seg.lsd`.
+
 Used in: notebooks/01_classical_boundaries, 02_deep_boundaries, 03_affinities
-and every later training notebook.
+and every later training notebook; ``lsds`` in 06_lsds.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import numpy as np
 from scipy import ndimage
 
 from ._validate import as_labels, as_number, as_voxel_size
+from .lsd import lsd_channels, lsd_context, lsds
 
 __all__ = [
     "boundaries", "distance_transform", "nearest_offsets", "affinities", "affinity_mask",
-    "as_offsets", "offset_slices", "face_neighbours",
+    "as_offsets", "offset_slices", "face_neighbours", "lsds", "lsd_channels", "lsd_context",
 ]
 
 
