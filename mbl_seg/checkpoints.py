@@ -32,15 +32,17 @@ import sys
 import tempfile
 import types
 from collections.abc import Mapping
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ._validate import as_plain
 
-__all__ = ["CHECKPOINT_NAME", "load_checkpoint"]
+__all__ = ["CHECKPOINT_NAME", "load_checkpoint", "load_pretrained", "Pretrained"]
 
 CHECKPOINT_NAME = "checkpoint.pt"  # the file name used when ``checkpoint`` is a directory
 _FORMAT = "mbl_seg.train/1"
@@ -373,3 +375,41 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
         optimizer.load_state_dict(saved["optimizer"])
     model.eval()
     return saved
+
+
+class Pretrained(NamedTuple):
+    """A shipped network ready to predict, and the note that says how it was made."""
+
+    model: torch.nn.Module
+    note: dict
+
+
+def load_pretrained(name: str) -> Pretrained:
+    """Build a shipped network (``data/models/<name>.pt``) from its settings and load its weights.
+
+    Parameters
+    ----------
+    name : str
+        E.g. ``"05_affs3d_fly"`` or ``"06_mtlsd_fly"``; :func:`mbl_seg.data.list_pretrained`
+        lists them.
+
+    Returns
+    -------
+    Pretrained
+        ``model``: a :class:`mbl_seg.models.UNet` in eval mode; ``note``: the
+        ``.json`` beside it (command, iterations, validation scores...).
+
+    Used in: notebooks/05_3d_unet, 06_lsds.
+    """
+    from .data import pretrained
+    from .models import UNet
+
+    path = pretrained(name)
+    info = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(info, Mapping) or "config" not in info or "model" not in info:
+        raise ValueError(f"{path} holds no network settings ('config') and weights ('model'): "
+                         "make shipped checkpoints with scripts/train_course_models.py")
+    model = UNet(**info["config"])
+    load_checkpoint(path, model)
+    note = path.with_suffix(".json")
+    return Pretrained(model, json.loads(note.read_text()) if note.is_file() else {})

@@ -1,4 +1,4 @@
-"""Training losses of the course: class-balanced BCE and the MALIS loss.
+"""Training losses of the course: class-balanced BCE, the MALIS loss, the LSD loss.
 
 * :func:`balanced_bce` — boundaries are rare (often 10-20 % of the voxels), so a
   plain BCE is happy predicting "no boundary" everywhere. Weighting each class
@@ -10,7 +10,13 @@
   :func:`mbl_seg.malis.malis_weights` (numpy, no gradient); the gradient flows
   through the affinities only — that is how MALIS is trained.
 
-Used in: notebooks/02_deep_boundaries, notebooks/04_malis
+* :func:`lsd_loss` — local shape descriptors are numbers in [0, 1], not
+  classes: the mean squared error of the sigmoid of the network's output.
+* :func:`batch_affinity_loss`, :func:`batch_lsd_loss`, :func:`batch_mtlsd_loss` —
+  the losses of the 3D networks of notebooks 05 and 06, on a batch of
+  :class:`mbl_seg.pipeline.Pipeline` (targets cropped to a valid net's output).
+
+Used in: notebooks/02_deep_boundaries, notebooks/04_malis, notebooks/06_lsds
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from .malis import weighted_edges
+from .models import center_crop
 
-__all__ = ["balance_weights", "balanced_bce", "malis_loss"]
+__all__ = ["balance_weights", "balanced_bce", "malis_loss", "lsd_loss", "batch_affinity_loss",
+           "batch_lsd_loss", "batch_mtlsd_loss", "LSD_WEIGHT"]
 
 
 def balance_weights(target: torch.Tensor, *, mask: torch.Tensor | None = None,
@@ -200,6 +208,85 @@ def malis_loss(affs: torch.Tensor, labels, *, constrained: bool = True,
         t = torch.from_numpy(targets).to(a.device, dtype)
         total = total + (w * (t - a) ** 2).sum()
     return total / max(n_pairs, 1.0)
+
+
+def lsd_loss(logits: torch.Tensor, target: torch.Tensor, *,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error between ``sigmoid(logits)`` and LSD targets, over the masked voxels.
+
+    Parameters
+    ----------
+    logits : (b, c, ...) torch.Tensor
+        Network outputs before the sigmoid (one channel per descriptor).
+    target : torch.Tensor
+        LSDs in [0, 1] (:func:`mbl_seg.targets.lsds`), the same shape as ``logits``.
+    mask : torch.Tensor, optional
+        1 = use the voxel, 0 = ignore it; broadcastable to ``target`` (e.g. the
+        ``(b, 1, ...)`` ``lsds_mask`` of :class:`mbl_seg.pipeline.LSDs`).
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar: the sum of squared errors over used voxels and channels,
+        divided by their number.
+
+    Examples
+    --------
+    >>> round(lsd_loss(torch.zeros(1, 2, 1, 2), torch.ones(1, 2, 1, 2)).item(), 4)  # (1 - 0.5)²
+    0.25
+
+    Used in: notebooks/06_lsds
+    """
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
+    target = _as_float_tensor(target, "target")
+    if logits.shape != target.shape:
+        raise ValueError(f"logits and target must have the same shape (b, c, ...), "
+                         f"got {tuple(logits.shape)} and {tuple(target.shape)}")
+    weights = _mask_like(mask, target)
+    errors = (torch.sigmoid(logits.float()) - target) ** 2
+    return (errors * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+LSD_WEIGHT = 5.0  # an MSE of values in [0, 1] is ~10x smaller than a BCE: weigh it up
+
+
+def batch_affinity_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Class-balanced BCE of affinity logits against ``batch["affs"]`` where ``affs_mask`` is 1.
+
+    The targets and mask are cropped to the logits (a valid network's output
+    is smaller than its input). Used in: notebooks/05_3d_unet, 06_lsds.
+    """
+    shape = logits.shape[2:]
+    return balanced_bce(logits, center_crop(batch["affs"], shape),
+                        mask=center_crop(batch["affs_mask"], shape))
+
+
+def batch_lsd_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
+    """:func:`lsd_loss` against ``batch["lsds"]`` where ``lsds_mask`` is 1, cropped to the logits.
+
+    Used in: notebooks/06_lsds.
+    """
+    shape = logits.shape[2:]
+    return lsd_loss(logits, center_crop(batch["lsds"], shape),
+                    mask=center_crop(batch["lsds_mask"], shape))
+
+
+def batch_mtlsd_loss(logits: torch.Tensor, batch: dict, *,
+                     lsd_weight: float = LSD_WEIGHT) -> torch.Tensor:
+    """Multi-task loss of one network with two heads: affinities (channels 0-2) and LSDs (3-12).
+
+    ``batch_affinity_loss(logits[:, :3]) + lsd_weight * batch_lsd_loss(logits[:, 3:])``.
+    The LSD head is there to make the network learn about each object's shape
+    beyond the membrane in front of it; only the affinities are segmented.
+
+    Used in: notebooks/06_lsds.
+    """
+    if logits.ndim < 3 or logits.shape[1] != 13:
+        raise ValueError(f"an MTLSD network outputs 13 channels (3 affinities, then 10 LSDs), "
+                         f"got logits of shape {tuple(logits.shape)}")
+    return (batch_affinity_loss(logits[:, :3], batch)
+            + lsd_weight * batch_lsd_loss(logits[:, 3:], batch))
 
 
 # --- input checks ---------------------------------------------------------------------------

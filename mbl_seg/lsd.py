@@ -42,7 +42,7 @@ from scipy import ndimage
 
 from ._validate import as_labels, as_number, as_voxel_size
 
-__all__ = ["lsds", "lsd_channels", "lsd_context"]
+__all__ = ["lsds", "lsd_channels", "lsd_context", "centre_offsets"]
 
 TRUNCATE = 3.0  # the window ends at 3 sigma, as in the published implementation
 _VARIANCE_FLOOR = 1e-3  # nm², below it a variance is taken as this (no 0 / 0 correlations)
@@ -111,15 +111,57 @@ def lsds(labels: np.ndarray, *, sigma, voxel_size: Sequence[float] | None = None
     array([[0.   , 0.752, 0.5  , 0.248, 0.   ]], dtype=float32)
     """
     labels = as_labels(labels)
-    ndim = labels.ndim
-    voxel_size = as_voxel_size(voxel_size, ndim)
-    sigma = _as_sigma(sigma, ndim)
+    voxel_size = as_voxel_size(voxel_size, labels.ndim)
+    sigma = _as_sigma(sigma, labels.ndim)
     df = as_number(downsample, "downsample", integer=True, positive=True)
+    return _per_object(labels, sigma, voxel_size, df, len(lsd_channels(labels.ndim)),
+                       lambda moments: _normalise(moments, sigma))
+
+
+def centre_offsets(labels: np.ndarray, *, sigma,
+                   voxel_size: Sequence[float] | None = None) -> np.ndarray:
+    """Offset in nm from every voxel to the centre of mass of its object seen through the window.
+
+    The first LSD channels before their normalisation: for voxel ``v`` of
+    object ``l``, ``sum_u w(u - v) [label(u) = l] (x_u - x_v) / sum_u w(u - v) [label(u) = l]``
+    with ``w`` the Gaussian window of :func:`lsds` and ``x`` positions in nm.
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) or (Y, X) ndarray of uint64
+        Ground truth; 0 = background (offset 0 there).
+    sigma : float or sequence of float
+        Width in nm of the Gaussian window.
+    voxel_size : sequence of float, required
+        nm per voxel.
+
+    Returns
+    -------
+    (3, Z, Y, X) or (2, Y, X) ndarray of float32
+        Offsets in nm, (z, y, x) or (y, x), not clipped.
+
+    Examples
+    --------
+    >>> labels = np.zeros((1, 5), np.uint64); labels[0, 1:4] = 7
+    >>> centre_offsets(labels, sigma=8, voxel_size=(8, 8))[1].round(2)
+    array([[ 0.  ,  4.03,  0.  , -4.03,  0.  ]], dtype=float32)
+    """
+    labels = as_labels(labels)
+    voxel_size = as_voxel_size(voxel_size, labels.ndim)
+    sigma = _as_sigma(sigma, labels.ndim)
+    ndim = labels.ndim
+    return _per_object(labels, sigma, voxel_size, 1, ndim,
+                       lambda m: (m[1:1 + ndim] / np.where(m[0] > 0, m[0], 1.0)).astype(np.float32))
+
+
+def _per_object(labels, sigma, voxel_size, df, channels, finish) -> np.ndarray:
+    """Window moments of every object at its own voxels, turned into ``channels`` by ``finish``."""
+    ndim = labels.ndim
     grid_nm = tuple(v * df for v in voxel_size)
     kernels = [_moment_kernels(s / g, g) for s, g in zip(sigma, grid_nm)]
     radius = [len(k[0]) // 2 for k in kernels]
     coarse = labels[(slice(None, None, df),) * ndim]
-    out = np.zeros((len(lsd_channels(ndim)),) + labels.shape, np.float32)
+    out = np.zeros((channels,) + labels.shape, np.float32)
     ids, dense = _dense_ids(labels)
     for index, box in enumerate(ndimage.find_objects(dense), start=1):
         if box is None or ids[index] == 0:
@@ -130,15 +172,15 @@ def lsds(labels: np.ndarray, *, sigma, voxel_size: Sequence[float] | None = None
                 continue
             moments = _object_moments(coarse, ids[index], grid, df, kernels, radius)
             if df == 1:
-                values = _normalise(moments[:, inside], sigma)
+                values = finish(moments[:, inside])
             else:  # each voxel takes the values of its grid point
                 where = tuple(np.nonzero(inside)[a] + f.start - g.start * df
                               for a, (f, g) in enumerate(zip(full, grid)))
                 points = tuple(w // df for w in where)
                 if len(points[0]) < moments[0].size:
-                    values = _normalise(moments[(slice(None),) + points], sigma)
+                    values = finish(moments[(slice(None),) + points])
                 else:
-                    values = _normalise(moments.reshape(len(moments), -1), sigma)
+                    values = finish(moments.reshape(len(moments), -1))
                     values = values.reshape((-1,) + moments.shape[1:])[(slice(None),) + points]
             out[(slice(None),) + full][:, inside] = values
     return out
@@ -151,7 +193,7 @@ def _dense_ids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if top < min(2 ** 31 - 1, 4 * labels.size + 1024):
         return np.arange(top + 1, dtype=np.uint64), labels.astype(np.int32)
     ids, inverse = np.unique(labels, return_inverse=True)
-    return np.concatenate([[0], ids]).astype(np.uint64), inverse.reshape(labels.shape).astype(
+    return np.concatenate([np.zeros(1, np.uint64), ids]), inverse.reshape(labels.shape).astype(
         np.int32) + 1
 
 

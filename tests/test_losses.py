@@ -215,3 +215,38 @@ def test_malis_kernels_release_the_gil():
 def test_malis_loss_refuses_bad_worker_counts(workers):
     with pytest.raises(ValueError, match="workers must be a positive int"):
         malis_loss(torch.zeros(1, 2, 3, 4), np.ones((1, 3, 4), int), workers=workers)
+
+
+# --- LSD and multi-task losses ---------------------------------------------------------------
+
+
+def test_lsd_loss_is_the_masked_mean_squared_error_of_the_sigmoid():
+    from mbl_seg.losses import lsd_loss
+
+    logits = torch.tensor([[[[0.0, 100.0, -100.0]]]])
+    target = torch.tensor([[[[0.5, 0.0, 0.0]]]])
+    assert lsd_loss(logits, target).item() == pytest.approx(1 / 3, abs=1e-6)
+    mask = torch.tensor([[[[1.0, 0.0, 1.0]]]])
+    assert lsd_loss(logits, target, mask=mask).item() == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="same shape"):
+        lsd_loss(logits, target[..., :2])
+
+
+def test_mtlsd_loss_adds_the_weighted_heads_and_crops_to_a_valid_output():
+    from mbl_seg.losses import (LSD_WEIGHT, batch_affinity_loss, batch_lsd_loss,
+                                batch_mtlsd_loss)
+
+    g = torch.Generator().manual_seed(0)
+    batch = {"affs": (torch.rand((1, 3, 6, 8, 8), generator=g) > 0.5).float(),
+             "affs_mask": torch.ones((1, 3, 6, 8, 8)),
+             "lsds": torch.rand((1, 10, 6, 8, 8), generator=g),
+             "lsds_mask": torch.ones((1, 1, 6, 8, 8))}
+    logits = torch.randn((1, 13, 2, 4, 4), generator=g, requires_grad=True)
+    loss = batch_mtlsd_loss(logits, batch)
+    expected = (batch_affinity_loss(logits[:, :3], batch)
+                + LSD_WEIGHT * batch_lsd_loss(logits[:, 3:], batch))
+    assert loss.item() == pytest.approx(expected.item())
+    loss.backward()
+    assert logits.grad[:, :3].abs().sum() > 0 and logits.grad[:, 3:].abs().sum() > 0
+    with pytest.raises(ValueError, match="13 channels"):
+        batch_mtlsd_loss(logits[:, :3], batch)

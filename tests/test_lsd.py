@@ -179,3 +179,26 @@ def test_bad_arguments_are_refused_with_what_was_expected(kwargs, error, words):
 def test_probability_maps_are_refused():
     with pytest.raises(TypeError, match="integer label image"):
         lsds(np.ones((3, 4, 4), np.float32), sigma=40, voxel_size=(8, 8, 8))
+
+
+def test_centre_offsets_are_the_first_channels_before_normalisation():
+    from mbl_seg.lsd import centre_offsets
+
+    labels = _blobs(np.random.default_rng(6), (6, 12, 12))
+    sigma, vs = (20.0, 14.0, 14.0), (10, 7, 7)
+    offsets = centre_offsets(labels, sigma=sigma, voxel_size=vs)
+    channels = lsds(labels, sigma=sigma, voxel_size=vs)[:3]
+    scale = np.asarray(sigma)[:, None, None, None]
+    unclipped = (np.abs(offsets) < 0.99 * scale) & (labels != 0)
+    assert unclipped.mean() > 0.5
+    np.testing.assert_allclose((2 * channels - 1)[unclipped] * np.broadcast_to(scale, offsets.shape)[unclipped],
+                               offsets[unclipped], atol=2e-3)
+    assert (offsets[:, labels == 0] == 0).all()
+
+
+def test_ids_beyond_float_precision_keep_their_descriptors():
+    # found in review: ids >= 2**53 were compared as float64 and lost every descriptor
+    labels = _blobs(np.random.default_rng(8), (5, 10, 10))
+    big = np.array([0, 2 ** 53 + 1, 2 ** 63 + 7, 2 ** 64 - 1], np.uint64)[labels]
+    np.testing.assert_array_equal(lsds(big, sigma=12, voxel_size=(8, 8, 8)),
+                                  lsds(labels, sigma=12, voxel_size=(8, 8, 8)))

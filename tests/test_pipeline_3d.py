@@ -463,3 +463,48 @@ def test_stopping_a_run_stops_the_loader_workers(torch_one_thread):
                   device="cpu", progress=False, prefetch=prefetch)
         assert not multiprocessing.active_children()
         assert not [t for t in threading.enumerate() if t.name == "mbl_seg-batches"]
+
+
+# --- LSD targets -------------------------------------------------------------------------------
+
+
+def test_lsd_step_gives_the_descriptors_of_the_sample_and_masks_cut_windows():
+    from mbl_seg.pipeline import LSDs
+    from mbl_seg.targets import lsds
+
+    labels = _blocks((8, 32, 32), block=(4, 8, 8))
+    known = np.ones(labels.shape, bool)
+    known[:, :, :3] = False  # padded by an augmentation
+    sample = _sample(_lut(labels), labels, voxel_size=(20.0, 8.0, 8.0), known=known)
+    step = LSDs(sigma=16.0, downsample=1)
+    out = step(sample)
+    np.testing.assert_array_equal(out["lsds"], lsds(labels, sigma=16.0,
+                                                    voxel_size=(20.0, 8.0, 8.0)))
+    mask = out["lsds_mask"][0]
+    assert out["lsds_mask"].shape == (1, 8, 32, 32) and out["lsds_mask"].dtype == np.float32
+    # 2 sigma = 32 nm: 1 section in z, 4 voxels in y and x from any unknown voxel or edge
+    expected = np.zeros(labels.shape, bool)
+    expected[1:-1, 4:-4, 3 + 4:-4] = True
+    np.testing.assert_array_equal(mask.astype(bool), expected)
+    assert pickle.loads(pickle.dumps(step)) == step  # DataLoader workers can take it
+
+
+def test_lsd_and_affinity_targets_together_in_a_pipeline():
+    from mbl_seg.pipeline import LSDs
+
+    labels = _blocks((12, 48, 48), block=(3, 12, 12))
+    pipe = Pipeline(Source(_lut(labels), labels, voxel_size=VS), patch_shape=(8, 32, 32),
+                    augment=[MirrorTranspose()], targets=[Affinities(), LSDs(sigma=40.0)])
+    sample = pipe.sample(0, seed=1)
+    assert sample["affs"].shape == (3, 8, 32, 32) and sample["lsds"].shape == (10, 8, 32, 32)
+    assert 0 <= sample["lsds"].min() and sample["lsds"].max() <= 1
+    assert pipe.config["targets"][1]["sigma"] == 40.0
+
+
+@pytest.mark.parametrize("kwargs", [dict(sigma=0), dict(downsample=1.5), dict(reach=-1),
+                                    dict(key="")])
+def test_lsd_step_refuses_bad_settings(kwargs):
+    from mbl_seg.pipeline import LSDs
+
+    with pytest.raises((TypeError, ValueError)):
+        LSDs(**kwargs)

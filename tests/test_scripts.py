@@ -4,9 +4,12 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from mbl_seg import data
+from mbl_seg.checkpoints import load_pretrained
 from mbl_seg.data import list_pretrained, pretrained
 from mbl_seg.train import load_checkpoint
 
@@ -36,18 +39,54 @@ def test_training_script_makes_a_loadable_checkpoint_and_a_note(tmp_path):
 
 
 def test_every_shipped_checkpoint_loads_into_its_network_and_says_how_it_was_made():
-    script = _script()
     assert "05_affs3d_fly" in list_pretrained()
     for name in list_pretrained():
-        domain = name.rsplit("_", 1)[-1]
-        voxel_size = {"fly": (8.0, 8.0, 8.0), "zebrafish": (36.0, 12.0, 12.0)}[domain]
-        net = script.course_net(voxel_size)
+        net, note = load_pretrained(name)
         info = load_checkpoint(pretrained(name), net)
-        note = json.loads(pretrained(name).with_suffix(".json").read_text())
         assert note["iterations"] == info["iteration"] > 0
         assert note["command"].startswith("python scripts/train_course_models.py")
+        assert net.config["out_channels"] == {"affs": 3, "lsd": 10, "mtlsd": 13}[
+            note.get("model", "affs")]
         assert pretrained(name).stat().st_size < 8e6  # small enough to commit
         assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def test_the_script_trains_lsd_networks_and_fine_tunes_on_a_few_sections(tmp_path, monkeypatch):
+    script = _script()
+    load = script.data.load_dataset
+
+    def small_validation(name):  # the scoring is tested above; keep this test quick
+        volume = load(name)
+        if not name.endswith("validation"):
+            return volume
+        return volume._replace(raw=volume.raw[:12, :64, :64], labels=volume.labels[:12, :64, :64])
+
+    monkeypatch.setattr(script.data, "load_dataset", small_validation)
+    common = ["--iterations", "1", "--workers", "0", "--runs", str(tmp_path / "runs"),
+              "--out", str(tmp_path / "models")]
+    assert script.main(["--model", "mtlsd", *common]) == 0
+    note = json.loads((tmp_path / "models" / "06_mtlsd_fly.json").read_text())
+    assert note["model"] == "mtlsd" and {"voi_split", "lsd_mse"} <= set(note["validation"])
+    # fine-tune the fly network on 4 zebrafish sections (mirrored in z to fit its patch)
+    (tmp_path / "models" / "06_mtlsd_fly.pt").rename(tmp_path / "start.pt")
+    monkeypatch.setattr(script.data, "pretrained", lambda name: tmp_path / "start.pt")
+    assert script.main(["--model", "mtlsd", "--domain", "zebrafish", "--start-from",
+                        "06_mtlsd_fly", "--sections", "4", *common]) == 0
+    tuned = json.loads((tmp_path / "models" / "06_mtlsd_fly_tuned_zebrafish.json").read_text())
+    assert tuned["training_sections"] == 4 and tuned["start_from"] == "06_mtlsd_fly"
+    assert tuned["voxel_size"] == [36.0, 12.0, 12.0]
+
+
+def test_a_few_sections_are_mirrored_to_fit_the_patch_and_masked_out_of_the_loss():
+    script = _script()
+    volume = data.load_dataset("zebrafish/train")
+    net = script.course_net((8.0, 8.0, 8.0))
+    source = script.first_sections(volume, 4, net)
+    assert source.raw.shape[0] >= net.valid_input_shape(near=script.PATCH_NEAR)[0]
+    pad = (source.raw.shape[0] - 4) // 2
+    np.testing.assert_array_equal(source.raw[pad:pad + 4], volume.raw[:4])
+    assert source.mask[:pad].sum() == 0 and source.mask[pad:pad + 4].all()
+    np.testing.assert_array_equal(source.raw[pad - 1], volume.raw[0])  # mirrored
 
 
 def test_an_unknown_checkpoint_is_named_with_what_there_is():

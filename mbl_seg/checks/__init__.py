@@ -16,6 +16,7 @@ from ._core import CheckResult
 from .affinities import check_affinities
 from .features import check_gradient_magnitude, check_hessian_eigenvalues
 from .losses import check_balance_weights
+from .lsds import check_centre_offsets, check_mtlsd_loss
 from .malis import check_malis_pair_counts, check_maximin_edge
 from .metrics import check_arand_from_table, check_voi_from_table
 from .models import check_center_crop, check_unet_output_size
@@ -30,5 +31,5 @@ __all__ = [
     "check_unet_output_size", "check_balance_weights", "check_maximin_edge",
     "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
     "require", "ExerciseNotDone", "check_output_shape_3d", "check_missing_sections",
-    "check_scan_blocks",
+    "check_scan_blocks", "check_centre_offsets", "check_mtlsd_loss",
 ]

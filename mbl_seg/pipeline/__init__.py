@@ -8,7 +8,7 @@ Two ways to make batches for :func:`mbl_seg.train.train`:
   datasets, numpy arrays, zarr, CREMI hdf5), mostly-labelled random
   locations, augmentations (:class:`Elastic`, :class:`MirrorTranspose`,
   :class:`Intensity`, :class:`MissingSections`, :class:`ShiftedSections`) and
-  targets (:class:`Affinities`, with their loss mask), run by DataLoader
+  targets (:class:`Affinities`, :class:`LSDs`, with their loss masks), run by DataLoader
   workers through :class:`BatchSource` or :func:`make_loader`, with the time
   per stage (:class:`StageTimes`).
 
@@ -30,20 +30,20 @@ Example: train a 3D U-Net on the fly domain::
     result = train(model, BatchSource(pipe, batch_size=1, num_workers=2), loss_fn,
                    iterations=1000, checkpoint="runs/unet3d")
 
-Used in: notebooks/02_deep_boundaries, 03_affinities, 04_malis, 05_3d_unet.
+Used in: notebooks/02_deep_boundaries, 03_affinities, 04_malis, 05_3d_unet, 06_lsds.
 """
 
 from ._batches import augment, batch_maker, intensity_augment, normalize, random_crop
 from .transforms import Intensity, MirrorTranspose, MissingSections, ShiftedSections
 from .elastic import Elastic, displacement_field
 from .profile import STAGES, StageTimes
-from .samples import Affinities, Pipeline
+from .samples import Affinities, LSDs, Pipeline
 from .sources import Sample, Source
 
 _TORCH_NAMES = ("PipelineDataset", "collate", "pack", "unpack", "make_loader", "BatchSource")
 
 __all__ = ["normalize", "random_crop", "augment", "intensity_augment", "batch_maker",
-           "Source", "Sample", "Pipeline", "Affinities", "Elastic", "displacement_field",
+           "Source", "Sample", "Pipeline", "Affinities", "LSDs", "Elastic", "displacement_field",
            "MirrorTranspose", "Intensity", "MissingSections", "ShiftedSections",
            "STAGES", "StageTimes", *_TORCH_NAMES]
 

@@ -11,9 +11,9 @@ training run exact.
 A sample is a dict of numpy arrays, channels first: ``raw`` (1, z, y, x)
 float32, ``labels`` (1, z, y, x) uint64, ``mask`` (1, z, y, x) float32 (1 where
 the ground truth is known), and what the targets add, e.g. ``affs`` (c, z, y, x)
-float32 and ``affs_mask``.
+float32 and ``affs_mask``, ``lsds`` (10, z, y, x) and ``lsds_mask``.
 
-Used in: notebooks/05_3d_unet.
+Used in: notebooks/05_3d_unet, 06_lsds.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._validate import as_number, as_plain
-from ..targets import affinities, affinity_mask, as_offsets, nearest_offsets
+from scipy import ndimage
+
+from ..targets import affinities, affinity_mask, as_offsets, lsd_context, lsds, nearest_offsets
 from .profile import _Clock
 from .sources import Sample, Source
 
-__all__ = ["Affinities", "Pipeline"]
+__all__ = ["Affinities", "LSDs", "Pipeline"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +74,63 @@ class Affinities:
         known = sample.known & (sample.labels != 0) if self.zero_is_unknown else sample.known
         return {self.key: affinities(sample.labels, self.offsets),
                 f"{self.key}_mask": affinity_mask(sample.shape, self.offsets, known=known)}
+
+
+@dataclasses.dataclass(frozen=True)
+class LSDs:
+    """Local shape descriptor targets and their loss mask (a picklable target step).
+
+    ``LSDs(sigma=80)(sample) -> {"lsds": (10, z, y, x), "lsds_mask": (1, z, y, x)}``,
+    float32; see :func:`mbl_seg.targets.lsds`.
+
+    A voxel's descriptors summarise its object within a window of a few
+    sigma, and the sample holds only part of each object: near the sample's
+    edge, or near voxels the source or an augmentation padded, the window is
+    cut. The mask is 1 only for voxels whose window is known ``reach`` sigmas
+    deep along every axis (the default, 2 sigma, leaves out less than 2.5 %
+    of the window's weight per side), so the loss never teaches a cut window.
+    Place the network's output at least that far inside the sample (the
+    course networks' valid outputs are).
+
+    Parameters
+    ----------
+    sigma : float
+        Window width in nm.
+    downsample : int
+        Passed to :func:`mbl_seg.targets.lsds` (2: about 8 times faster).
+    reach : float
+        How many sigmas of known ground truth the mask asks for around a voxel.
+    zero_is_unknown : bool
+        Treat label 0 as "not annotated" (masked) instead of background.
+    key : str
+        Name of the entry; the mask is ``key + "_mask"``.
+    """
+
+    sigma: float = 80.0
+    downsample: int = 2
+    reach: float = 2.0
+    zero_is_unknown: bool = False
+    key: str = "lsds"
+
+    def __post_init__(self) -> None:
+        as_number(self.sigma, "sigma", positive=True, unit="nm")
+        as_number(self.downsample, "downsample", integer=True, positive=True)
+        as_number(self.reach, "reach", nonnegative=True)
+        if not isinstance(self.key, str) or not self.key:
+            raise TypeError(f"key must be a non-empty name, got {self.key!r}")
+
+    def __call__(self, sample: Sample) -> dict[str, np.ndarray]:
+        known = sample.known & (sample.labels != 0) if self.zero_is_unknown else sample.known
+        descriptors = lsds(sample.labels, sigma=self.sigma, voxel_size=sample.voxel_size,
+                           downsample=self.downsample)
+        margin = [int(self.reach * self.sigma / v) for v in sample.voxel_size]
+        whole = ndimage.minimum_filter(known.astype(np.uint8), size=[2 * m + 1 for m in margin],
+                                       mode="constant", cval=0)
+        return {self.key: descriptors, f"{self.key}_mask": whole[None].astype(np.float32)}
+
+    def context(self, voxel_size) -> tuple[int, ...]:
+        """Voxels per axis the whole window reaches (3 sigma): where LSDs of a crop are exact."""
+        return lsd_context(self.sigma, voxel_size, downsample=self.downsample)
 
 
 class Pipeline:

@@ -13,8 +13,9 @@ from ._batch import show_batch
 from ._browser import slice_browser
 from ._colors import label_colors, label_rgba, matched_labels
 from ._errors import error_map, show_errors
+from ._lsd import lsd_panels
 from ._panels import overlay, show_panels
 from ._training import plot_losses
 
 __all__ = ["label_colors", "label_rgba", "matched_labels", "overlay", "show_panels",
-           "slice_browser", "error_map", "show_errors", "plot_losses", "show_batch"]
+           "slice_browser", "error_map", "show_errors", "plot_losses", "show_batch", "lsd_panels"]
