@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_predict.py
+	$(BIN)/python bench/bench_lsds.py
 	$(BIN)/python bench/bench_notebooks.py
 
 clean-venv:

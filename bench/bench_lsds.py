@@ -137,8 +137,12 @@ def main(argv=None) -> None:
     report("ours (numpy, per object)", seconds, BATCH_TARGET)
     seconds, theirs = best_time(lambda: published_method(crop, COURSE_SIGMA, vs,
                                                          COURSE_DOWNSAMPLE), 1)
+    # where a voxel's grid point sees none of its object the published code divides by a
+    # count it set to 1 (size 1, offsets from the origin); ours gives neutral values there
+    unseen = (ours[-1] == 0) & (crop != 0)
     report("published method (per label, whole crop)", seconds, None,
-           f"  max |difference| {np.abs(ours - theirs).max():.1e}")
+           f"  max |difference| {np.abs(ours - theirs)[:, ~unseen].max():.1e} "
+           f"({unseen.sum()} voxels whose grid point sees none of their object differ by design)")
     if torch is not None:
         from mbl_seg.torch_targets import lsds_torch
 

@@ -170,18 +170,18 @@ def _per_object(labels, sigma, voxel_size, df, channels, finish) -> np.ndarray:
             inside = labels[full] == ids[index]
             if not inside.any():
                 continue
-            moments = _object_moments(coarse, ids[index], grid, df, kernels, radius)
             if df == 1:
+                moments = _object_moments(coarse, ids[index], grid, kernels, radius, inside)
                 values = finish(moments[:, inside])
             else:  # each voxel takes the values of its grid point
-                where = tuple(np.nonzero(inside)[a] + f.start - g.start * df
-                              for a, (f, g) in enumerate(zip(full, grid)))
-                points = tuple(w // df for w in where)
-                if len(points[0]) < moments[0].size:
-                    values = finish(moments[(slice(None),) + points])
-                else:
-                    values = finish(moments.reshape(len(moments), -1))
-                    values = values.reshape((-1,) + moments.shape[1:])[(slice(None),) + points]
+                points = tuple((where + f.start) // df - g.start
+                               for where, f, g in zip(np.nonzero(inside), full, grid))
+                needed = np.zeros(tuple(g.stop - g.start for g in grid), bool)
+                needed[points] = True
+                moments = _object_moments(coarse, ids[index], grid, kernels, radius, needed)
+                on_grid = np.zeros((channels,) + needed.shape, np.float32)
+                on_grid[:, needed] = finish(moments[:, needed])  # once per grid point
+                values = on_grid[(slice(None),) + points]
             out[(slice(None),) + full][:, inside] = values
     return out
 
@@ -239,11 +239,13 @@ def _tiles(box: tuple[slice, ...], df: int):
         yield full, grid
 
 
-def _object_moments(coarse, label, grid, df, kernels, radius) -> np.ndarray:
+def _object_moments(coarse, label, grid, kernels, radius, needed) -> np.ndarray:
     """Window moments of one object (about each grid point) over one tile of the grid.
 
-    float64: the variances are differences of nearly equal numbers where an
-    object is thin, and float32 would turn their rounding into correlations.
+    Correct at the grid points where ``needed`` (a boolean image of the tile)
+    is True; elsewhere they may be left 0. float64: the variances are
+    differences of nearly equal numbers where an object is thin, and float32
+    would turn their rounding into correlations.
     """
     ndim = coarse.ndim
     crop = tuple(slice(max(0, g.start - r), min(n, g.stop + r))
@@ -253,17 +255,38 @@ def _object_moments(coarse, label, grid, df, kernels, radius) -> np.ndarray:
     # next ones need (the tile along that axis), which keeps the work near the object
     partial = {(): mask}
     for axis in range(ndim - 1, -1, -1):
-        keep = [slice(None)] * ndim
-        keep[axis] = slice(grid[axis].start - crop[axis].start, grid[axis].stop - crop[axis].start)
-        keep = tuple(keep)
+        count = partial[(0,) * (ndim - 1 - axis)]
+        # lines along `axis` worth filtering: not all 0, and crossing a needed point
+        # along the axes already cut to the tile (the later passes read nothing else)
+        lines = count.any(axis=axis)
+        if axis < ndim - 1:
+            wanted = needed.any(axis=tuple(range(axis + 1)))
+            lines &= wanted.reshape((1,) * axis + wanted.shape)
+        cut = slice(grid[axis].start - crop[axis].start, grid[axis].stop - crop[axis].start)
         done = {}
         for key, array in partial.items():
             for power in range(3 - sum(key)):
-                out = ndimage.correlate1d(array, kernels[axis][power], axis=axis,
-                                          mode="constant", cval=0.0)
-                done[(power,) + key] = out[keep]
+                done[(power,) + key] = _filter_lines(array, kernels[axis][power], axis, lines, cut)
         partial = done
     return np.stack([partial[p] for p in _powers(ndim)])
+
+
+def _filter_lines(array: np.ndarray, kernel: np.ndarray, axis: int, lines: np.ndarray,
+                  cut: slice) -> np.ndarray:
+    """Correlate the selected lines along ``axis`` (zero padding), cut to ``cut`` there; other
+    lines are 0."""
+    chosen = lines.reshape(-1)
+    if chosen.mean() > 0.5:  # most lines: filtering them all is cheaper than gathering
+        out = ndimage.correlate1d(array, kernel, axis=axis, mode="constant", cval=0.0)
+        return out[(slice(None),) * axis + (cut,)]
+    moved = np.moveaxis(array, axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1])
+    length = len(range(*cut.indices(moved.shape[-1])))
+    out = np.zeros((flat.shape[0], length))
+    if chosen.any():
+        out[chosen] = ndimage.correlate1d(flat[chosen], kernel, axis=-1, mode="constant",
+                                          cval=0.0)[:, cut]
+    return np.moveaxis(out.reshape(moved.shape[:-1] + (length,)), -1, axis)
 
 
 def _normalise(moments: np.ndarray, sigma) -> np.ndarray:

@@ -304,3 +304,38 @@ def test_a_segment_border_one_voxel_off_is_not_a_merge():
     seg[:, 20] = 1  # the border one column into neuron 2: 20 voxels, 5 % of it
     assert not viz.error_map(gt, seg).any()
     assert viz.error_map(gt, seg, min_fraction=0.0).max() == 1  # counted by voxels alone
+
+
+# --- LSD panels ------------------------------------------------------------------------------
+
+
+def test_lsd_panels_group_the_channels_as_rgb_triplets_and_a_size_map():
+    lsds = np.random.default_rng(0).random((10, 3, 8, 8)).astype(np.float32)
+    panels = viz.lsd_panels(lsds, "truth ")
+    assert list(panels) == ["truth offsets zyx", "truth variances zz yy xx",
+                            "truth correlations zy zx yx", "truth size"]
+    assert_array_equal(panels["truth correlations zy zx yx"], lsds[6:9])
+    assert_array_equal(panels["truth size"], lsds[9])
+    two_d = viz.lsd_panels(lsds[:6, 0])
+    assert two_d["correlation yx"].shape == (8, 8) and two_d["offsets yx"].shape == (2, 8, 8)
+    fig = viz.show_panels(voxel_size=(8, 8, 8), z=1, **panels)
+    assert len(fig.axes) >= 4
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("bad, error", [(np.zeros((9, 2, 4, 4), np.float32), ValueError),
+                                        (np.zeros((10, 4, 4), np.float32), ValueError),
+                                        (np.zeros((10, 2, 4, 4), np.uint8), TypeError)])
+def test_lsd_panels_refuse_what_is_not_lsds(bad, error):
+    with pytest.raises(error, match="lsds"):
+        viz.lsd_panels(bad)
+
+
+def test_show_batch_shows_lsd_offsets_and_their_mask():
+    batch = {"raw": np.zeros((1, 4, 8, 8), np.float32),
+             "lsds": np.full((10, 4, 8, 8), 0.5, np.float32),
+             "lsds_mask": np.ones((1, 4, 8, 8), np.float32)}
+    fig = viz.show_batch(batch, voxel_size=(8, 8, 8), z=1)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "LSD offsets (RGB = z, y, x)" in titles and "LSD mask (window known)" in titles
+    plt.close(fig)

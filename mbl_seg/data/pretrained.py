@@ -5,7 +5,7 @@ network's settings) with ``<name>.json`` beside it saying how it was made: the c
 iterations, device, time and validation scores. ``scripts/train_course_models.py`` makes
 them. Nothing is downloaded.
 
-Used in: notebooks/05_3d_unet.
+Used in: notebooks/05_3d_unet, 06_lsds.
 """
 
 from __future__ import annotations

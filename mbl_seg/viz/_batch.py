@@ -13,7 +13,8 @@ from ._panels import _scale_bar, overlay
 
 # the columns, in order, when the batch has them
 _COLUMNS = {"raw": "raw", "labels": "labels", "affs": "affinities (RGB = z, y, x)",
-            "mask": "mask (known)", "affs_mask": "affinity mask (RGB)"}
+            "mask": "mask (known)", "affs_mask": "affinity mask (RGB)",
+            "lsds": "LSD offsets (RGB = z, y, x)", "lsds_mask": "LSD mask (window known)"}
 
 
 def show_batch(batch: dict, *, voxel_size: Sequence[float], z: int | Sequence[int] | None = None,
@@ -32,7 +33,7 @@ def show_batch(batch: dict, *, voxel_size: Sequence[float], z: int | Sequence[in
         :func:`mbl_seg.pipeline.make_loader` (torch tensors are fine), or one
         sample of :meth:`mbl_seg.pipeline.Pipeline.sample`, ``(c, z, y, x)``.
         Entries used: ``raw`` (required), ``labels``, ``affs`` (the first three
-        channels as RGB), ``mask``, ``affs_mask``.
+        channels as RGB), ``mask``, ``affs_mask``, ``lsds`` (the offsets as RGB), ``lsds_mask``.
     voxel_size : sequence of 3 floats, required
         nm per voxel (z, y, x): proportions and the scale bar.
     z : int or sequence of ints, optional
@@ -112,10 +113,10 @@ def _draw(ax, key: str, array: np.ndarray, raw8: np.ndarray, z: int, *, aspect: 
         ax.imshow(raw8, cmap="gray", vmin=0, vmax=255, aspect=aspect, interpolation="nearest")
     elif key == "labels":
         overlay(raw8, array[0, z], ax=ax, alpha=alpha, aspect=aspect)
-    elif key == "mask":
+    elif key in ("mask", "lsds_mask"):
         ax.imshow(array[0, z], cmap="gray", vmin=0, vmax=1, aspect=aspect,
                   interpolation="nearest")
-    else:  # affinities or their mask: up to three channels as RGB
+    else:  # affinities, their mask, LSD offsets: up to three channels as RGB
         rgb = np.zeros((*array.shape[2:], 3), np.float32)
         channels = min(3, array.shape[0])
         rgb[..., :channels] = np.moveaxis(np.clip(array[:channels, z], 0, 1), 0, -1)
