@@ -31,8 +31,8 @@ from ._validate import (as_affinities, as_boundary_map, as_image, as_number, as_
 from .targets import as_offsets, nearest_offsets, offset_slices
 
 __all__ = ["find_seeds", "seeded_watershed", "boundaries_from_affinities",
-           "watershed_from_affinities", "fragments_from_affinities", "components_from_affinities",
-           "per_section"]
+           "watershed_from_affinities", "fragments_from_affinities", "fragments",
+           "components_from_affinities", "per_section", "agglomerate", "merge_history"]
 
 
 def _footprint(radius_nm: float, voxel_size: tuple[float, ...]) -> np.ndarray:
@@ -254,6 +254,101 @@ def fragments_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
                                      mask=mask)
 
 
+def fragments(affs: np.ndarray, *, voxel_size: Sequence[float] | None = None,
+              threshold: float = 0.5, min_size: int = 0, sections: bool = False,
+              mask: np.ndarray | None = None) -> np.ndarray:
+    """Fragments (supervoxels) for agglomeration, with a minimum size and per-section option.
+
+    The watershed of :func:`watershed_from_affinities` with a seed on every
+    maximum of the distance transform (no ``h``, no minimum seed distance):
+    deliberately over-segmented, so that a fragment almost never straddles
+    two neurons; agglomeration (:func:`mbl_seg.agglomeration.agglomerate`)
+    merges them back. Fragments smaller than ``min_size`` voxels are given
+    to their neighbours by flooding the boundary map again from the rest.
+
+    Parameters
+    ----------
+    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
+        Affinities in [0, 1], 1 = same object, channels first (the
+        nearest-neighbour channels, or any set: all are averaged).
+    voxel_size : sequence of float, required
+        nm per voxel, (z, y, x): the distance transform is in nm.
+    threshold : float, optional
+        Voxels with a mean affinity above it are inside objects (seed area).
+    min_size : int, optional
+        Fragments with fewer voxels are absorbed by their neighbours (0: keep all).
+    sections : bool, optional
+        Make fragments section by section (for anisotropic data whose sections
+        are far apart); no fragment then spans two sections. Needs 3D ``affs``.
+    mask : ndarray of bool, optional
+        Make fragments only where True; the rest stays 0.
+
+    Returns
+    -------
+    (Z, Y, X) or (Y, X) ndarray of uint64
+        Fragment ids 1..N (0 only outside ``mask``).
+
+    Examples
+    --------
+    >>> affs = np.ones((2, 4, 9), np.float32)
+    >>> affs[1, :, 4] = 0  # no x-affinity between columns 3 and 4
+    >>> frags = fragments(affs, voxel_size=(8, 8))
+    >>> np.unique(frags).tolist(), np.unique(frags[:, :4]).tolist(), np.unique(frags[:, 5:]).tolist()
+    ([1, 2], [1], [2])
+    """
+    affs = as_affinities(affs)
+    spatial = affs.shape[1:]
+    voxel_size = as_voxel_size(voxel_size, len(spatial))
+    threshold = as_number(threshold, "threshold")
+    min_size = as_number(min_size, "min_size", integer=True, nonnegative=True, unit="voxels")
+    mask = None if mask is None else _as_mask(mask, spatial)
+    boundaries = boundaries_from_affinities(affs)
+    if sections:
+        if len(spatial) != 3:
+            raise ValueError(f"sections=True makes fragments per z-section of a volume: "
+                             f"expected affs (K, Z, Y, X), got shape {affs.shape}")
+        args = () if mask is None else (mask,)
+
+        def one_section(b, *m):
+            return seeded_watershed(b, threshold=1.0 - threshold, voxel_size=voxel_size[1:],
+                                    mask=m[0] if m else None)
+
+        frags = per_section(one_section, boundaries, *args)
+    else:
+        frags = seeded_watershed(boundaries, threshold=1.0 - threshold, voxel_size=voxel_size,
+                                 mask=mask)
+    if min_size > 1:
+        frags = _absorb_small(frags, boundaries, min_size, sections)
+    return _consecutive(frags)
+
+
+def _absorb_small(frags: np.ndarray, boundaries: np.ndarray, min_size: int,
+                  sections: bool) -> np.ndarray:
+    """Give fragments under ``min_size`` voxels to their neighbours (flooding ``boundaries``)."""
+    sizes = np.bincount(frags.ravel().astype(np.int64))
+    small = sizes < min_size
+    small[0] = False
+    if not small.any():
+        return frags
+    markers = np.where(small[frags], 0, frags).astype(np.int64)
+    if sections:
+        # flood within each section only: a 3D flood would let one section's fragment
+        # take voxels of the next, across the gap that per-section fragments respect
+        structure = np.zeros((3, 3, 3), bool)
+        structure[1] = ndimage.generate_binary_structure(2, 1)
+    else:
+        structure = ndimage.generate_binary_structure(frags.ndim, 1)
+    filled = watershed(boundaries, markers=markers, mask=frags > 0, connectivity=structure)
+    return filled.astype(np.uint64)
+
+
+def _consecutive(labels: np.ndarray) -> np.ndarray:
+    """Renumber ``labels`` 1..N in order of first id, 0 stays 0; uint64."""
+    ids, inverse = np.unique(labels, return_inverse=True)
+    start = 0 if ids[0] == 0 else 1
+    return (inverse.reshape(labels.shape) + start).astype(np.uint64)
+
+
 def components_from_affinities(affs: np.ndarray, offsets: Sequence[Sequence[int]] | None = None,
                                *, threshold: float = 0.5) -> np.ndarray:
     """Connected components of the affinity graph: voxels joined by edges above ``threshold``.
@@ -349,3 +444,7 @@ def per_section(segment: Callable[..., np.ndarray], stack: np.ndarray, *args: np
         out.append(np.where(seg > 0, seg + np.uint64(next_id), np.uint64(0)))
         next_id = int(out[-1].max(initial=next_id))
     return np.stack(out)
+
+
+# agglomeration lives in its own module (it needs no watershed); the course reaches it here too
+from .agglomeration import agglomerate, merge_history  # noqa: E402

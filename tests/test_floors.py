@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors")
+GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd", "rag",
+                "agglomeration")
 
 BLOCK_TORCH = """
 import sys

@@ -247,3 +247,79 @@ def test_distances_in_nm_need_a_voxel_size():
         find_seeds(np.ones((5, 9)))
     with pytest.raises(TypeError, match="voxel_size is required"):
         watershed_from_affinities(np.ones((2, 5, 9), np.float32))
+
+
+# ---- fragments for agglomeration -------------------------------------------------------------
+
+def _touching_cells(shape=(8, 40, 40), seed=0):
+    """Voronoi cells of random points: many objects that touch, as neurites do."""
+    rng = np.random.default_rng(seed)
+    points = rng.random((12, len(shape))) * np.array(shape)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), axis=-1)
+    distance = ((grid[..., None, :] - points) ** 2).sum(axis=-1)
+    return (distance.argmin(axis=-1) + 1).astype(np.uint64)
+
+
+def test_fragments_are_numbered_from_one_and_never_straddle_two_objects():
+    from mbl_seg.segment import fragments
+    from mbl_seg.targets import affinities
+
+    labels = _touching_cells()
+    labels[boundary_map(labels, voxel_size=(1, 1, 1)) > 0] = 0  # a membrane between the cells, as the networks see
+    frags = fragments(affinities(labels), voxel_size=(1, 1, 1))
+    assert frags.dtype == np.uint64
+    assert np.unique(frags).tolist() == list(range(1, int(frags.max()) + 1))
+    # each fragment lies inside one object (merge part of VOI is 0)
+    assert voi(labels, frags).merge == pytest.approx(0.0, abs=1e-12)
+    assert frags.max() >= len(np.unique(labels))
+
+
+def test_min_size_gives_small_fragments_to_their_neighbours():
+    from mbl_seg.segment import fragments
+    from mbl_seg.targets import affinities
+
+    rng = np.random.default_rng(1)
+    labels = _touching_cells(seed=1)
+    affs = np.clip(affinities(labels) * 0.8 + rng.random((3, *labels.shape)) * 0.3, 0, 1)
+    affs = affs.astype(np.float32)
+    every = fragments(affs, voxel_size=(1, 1, 1))
+    big = fragments(affs, voxel_size=(1, 1, 1), min_size=50)
+    sizes = np.bincount(big.ravel())[1:]
+    assert np.bincount(every.ravel())[1:].min() < 50  # the case has small fragments to remove
+    assert sizes.min() >= 50
+    assert big.max() < every.max()
+    assert np.all(big > 0)  # every voxel went somewhere
+
+
+def test_fragments_per_section_never_span_two_sections():
+    from mbl_seg.segment import fragments
+    from mbl_seg.targets import affinities
+
+    labels = _touching_cells((6, 30, 30), seed=2)
+    frags = fragments(affinities(labels), voxel_size=(40, 4, 4), sections=True, min_size=20)
+    for z in range(1, 6):
+        assert not np.intersect1d(np.unique(frags[z]), np.unique(frags[:z])).size
+    assert np.bincount(frags.ravel())[1:].min() >= 20
+
+
+def test_fragments_respect_a_mask():
+    from mbl_seg.segment import fragments
+
+    affs = np.ones((2, 10, 10), np.float32)
+    mask = np.zeros((10, 10), bool)
+    mask[2:8, 2:8] = True
+    frags = fragments(affs, voxel_size=(4, 4), mask=mask)
+    assert np.all(frags[~mask] == 0) and np.all(frags[mask] > 0)
+
+
+@pytest.mark.parametrize("options,error,words", [
+    ({"voxel_size": (1, 1), "sections": True}, ValueError, "per z-section"),
+    ({"voxel_size": (1, 1), "min_size": -1}, ValueError, "min_size"),
+    ({"voxel_size": (1, 1), "min_size": 2.5}, ValueError, "min_size"),
+    ({}, TypeError, "voxel_size"),
+])
+def test_fragments_explain_bad_options(options, error, words):
+    from mbl_seg.segment import fragments
+
+    with pytest.raises(error, match=words):
+        fragments(np.ones((2, 6, 6), np.float32), **options)

@@ -1,0 +1,211 @@
+"""The region adjacency graph of fragments, with the affinities on every contact face.
+
+Two fragments are adjacent when some affinity edge (a pair of face-neighbour
+voxels) joins a voxel of one to a voxel of the other. Every such edge is one
+*contact*; a graph edge keeps what agglomeration needs to score and merge
+exactly: the number of contacts, the sum of their affinities (the mean of a
+merged edge is then a sum over the union of contacts, not a mean of means)
+and a histogram of their affinities (quantiles of a merged edge come from
+the summed histograms).
+
+Everything is gathered in one vectorised pass over the affinity channels: no
+Python loop over voxels or over edges.
+
+Used in: notebooks/07_agglomeration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+from scipy import sparse
+
+from ._validate import as_affinities, as_labels, as_number
+from .targets import as_offsets, nearest_offsets, offset_slices
+
+__all__ = ["RegionGraph", "region_graph", "edge_quantile", "dense_ids"]
+
+BINS = 256  # affinity histogram bins per edge, as waterz's histogram quantiles
+
+
+class RegionGraph(NamedTuple):
+    """Adjacent fragment pairs and the statistics of their contact faces.
+
+    Attributes
+    ----------
+    edges : (E, 2) ndarray of uint64
+        Fragment ids ``u < v`` of each adjacent pair, sorted.
+    contacts : (E,) ndarray of int64
+        Number of affinity edges between the two fragments (the contact face's size).
+    affinity_sum : (E,) ndarray of float64
+        Sum of those affinities; ``affinity_sum / contacts`` is the mean affinity.
+    histogram : (E, bins) ndarray of int32, or None
+        Counts of those affinities in ``bins`` equal bins over [0, 1] (None
+        when the graph was built without, for mean scoring).
+    sizes : dict of int to int
+        Voxels of every fragment.
+    """
+
+    edges: np.ndarray
+    contacts: np.ndarray
+    affinity_sum: np.ndarray
+    histogram: np.ndarray
+    sizes: dict
+
+    @property
+    def mean_affinity(self) -> np.ndarray:
+        return self.affinity_sum / np.maximum(self.contacts, 1)
+
+    def quantile(self, q: float) -> np.ndarray:
+        """The ``q`` quantile of every edge's contact affinities, from its histogram."""
+        if self.histogram is None:
+            raise ValueError("this graph was built without histograms (bins=None): build it "
+                             "with region_graph(..., bins=256) to read quantiles")
+        return edge_quantile(self.histogram, q)
+
+
+def region_graph(affs: np.ndarray, fragments: np.ndarray, *,
+                 offsets: Sequence[Sequence[int]] | None = None,
+                 bins: int | None = BINS) -> RegionGraph:
+    """The region adjacency graph of ``fragments`` with contact statistics from ``affs``.
+
+    Parameters
+    ----------
+    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
+        Affinities in [0, 1], channels first; ``affs[k][i]`` links voxel ``i``
+        and ``i + offsets[k]``.
+    fragments : (Z, Y, X) or (Y, X) ndarray of uint64
+        Fragment ids, 0 = no fragment (its contacts are left out).
+    offsets : list of tuple of int, optional
+        One per channel; default the nearest neighbours
+        (:func:`mbl_seg.targets.nearest_offsets`).
+    bins : int or None
+        Histogram bins per edge over [0, 1]; None: no histograms (enough for
+        mean scoring, and faster).
+
+    Returns
+    -------
+    RegionGraph
+
+    Examples
+    --------
+    >>> frags = np.array([[1, 1, 2, 2]], np.uint64)
+    >>> affs = np.ones((2, 1, 4), np.float32); affs[1, 0, 2] = 0.25
+    >>> g = region_graph(affs, frags)
+    >>> g.edges.tolist(), g.contacts.tolist(), g.mean_affinity.tolist()
+    ([[1, 2]], [1], [0.25])
+    """
+    if bins is not None:
+        bins = as_number(bins, "bins", integer=True, positive=True)
+    affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
+    ids, dense = dense_ids(fragments)
+    return _graph(affs, ids, dense, offsets, bins)
+
+
+def checked_inputs(affs, fragments, offsets) -> tuple[np.ndarray, np.ndarray, list]:
+    """``affs``, ``fragments`` and ``offsets`` checked against each other (channels first)."""
+    affs = as_affinities(affs)
+    fragments = as_labels(fragments)
+    if affs.shape[1:] != fragments.shape:
+        raise ValueError(f"affs {affs.shape} and fragments {fragments.shape} do not match: "
+                         "expected affs (K, *fragments.shape), channels first")
+    offsets = as_offsets(nearest_offsets(fragments.ndim) if offsets is None else offsets,
+                         fragments.ndim)
+    if len(offsets) != len(affs):
+        raise ValueError(f"affs has {len(affs)} channels but {len(offsets)} offsets were given")
+    return affs, fragments, offsets
+
+
+def dense_ids(fragments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted ids of ``fragments`` and every voxel's index into them (``np.intp``).
+
+    Fragments numbered 1..N (as :func:`mbl_seg.segment.fragments` makes them)
+    are mapped through a lookup table in one pass; scattered ids (a volume
+    cut out of a larger one) fall back to sorting.
+
+    >>> ids, dense = dense_ids(np.array([[0, 7, 7, 3]], np.uint64))
+    >>> ids.tolist(), dense.tolist()
+    ([0, 3, 7], [[0, 2, 2, 1]])
+    """
+    top = int(fragments.max(initial=0))
+    if top <= 4 * fragments.size + 1024:
+        present = np.zeros(top + 1, bool)
+        present[fragments.ravel()] = True
+        ids = np.flatnonzero(present).astype(np.uint64)
+        lut = np.cumsum(present).astype(np.intp) - 1
+        # np.take without bounds checks: every id is in the table (several times faster)
+        return ids, np.take(lut, fragments.astype(np.intp, copy=False), mode="clip")
+    ids, dense = np.unique(fragments, return_inverse=True)
+    return ids, dense.reshape(fragments.shape).astype(np.intp, copy=False)
+
+
+def _graph(affs: np.ndarray, ids: np.ndarray, dense: np.ndarray,
+           offsets: list[tuple[int, ...]], bins: int | None) -> RegionGraph:
+    """The graph from checked inputs; ``dense`` indexes ``ids``; no histograms if ``bins`` is None."""
+    n = len(ids)
+    background = np.flatnonzero(ids == 0)  # index 0 if the volume has background, else none
+    lows, highs, values = [], [], []
+    flat = dense.ravel()
+    steps = np.array(dense.strides) // dense.itemsize
+    differs = np.empty(dense.shape, bool)
+    for k, offset in enumerate(offsets):
+        a, b = offset_slices(dense.shape, offset)
+        # where voxel i (in the a-slice) and its partner i + offset are in different fragments;
+        # then flat positions and integer indexing, much faster than boolean masks of views
+        differs[...] = False
+        np.not_equal(dense[a], dense[b], out=differs[a])
+        if len(background):
+            differs[a] &= (dense[a] != background[0]) & (dense[b] != background[0])
+        where = np.flatnonzero(differs)
+        u, v = flat[where], flat[where + int(np.dot(offset, steps))]
+        lows.append(np.minimum(u, v))
+        highs.append(np.maximum(u, v))
+        values.append(np.ravel(affs[k])[where])
+    low, high = np.concatenate(lows).astype(np.int64), np.concatenate(highs).astype(np.int64)
+    values = np.concatenate(values).astype(np.float64)
+    # a sparse (n, n) matrix sums the contacts of each pair row by row, in linear time (no
+    # sort of every contact): complex entries 1 + i * affinity count them (real part) and
+    # sum their affinities (imaginary part) at once; no sum is 0, so none is dropped
+    summed = sparse.csr_matrix((1.0 + 1j * values, (low, high)), shape=(n, n))
+    summed.sum_duplicates()
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(summed.indptr))
+    pairs = rows * n + summed.indices
+    contacts = np.rint(summed.data.real).astype(np.int64)
+    total = summed.data.imag.copy()
+    count = len(pairs)
+    histogram = None
+    if bins is not None:
+        edge = np.searchsorted(pairs, low * n + high)  # each contact's pair
+        slot = np.minimum((values * bins).astype(np.int64), bins - 1)
+        histogram = np.bincount(edge * bins + slot,
+                                minlength=count * bins).reshape(count, bins).astype(np.int32)
+    edges = np.stack([ids[pairs // n], ids[pairs % n]], axis=1).astype(np.uint64)
+    voxels = np.bincount(dense.ravel(), minlength=n)
+    sizes = {int(i): int(c) for i, c in zip(ids.tolist(), voxels.tolist()) if i != 0}
+    return RegionGraph(edges, contacts, total, histogram, sizes)
+
+
+def edge_quantile(histogram: np.ndarray, q: float) -> np.ndarray:
+    """The ``q`` quantile of each row's values, read from its histogram over [0, 1].
+
+    The value of rank ``min(floor(q * n), n - 1)`` (0-based) among the row's
+    ``n`` sorted values (the definition waterz uses), as the centre of its
+    bin. With affinities on the bin centres (as uint8-quantised affinities
+    are) this equals sorting the values themselves.
+
+    >>> h = np.zeros((1, 4), np.int32); h[0, [0, 3]] = [2, 2]  # 0.125 x 2, 0.875 x 2
+    >>> edge_quantile(h, 0.5).tolist(), edge_quantile(h, 0.25).tolist()
+    ([0.875], [0.125])
+    """
+    q = as_number(q, "q", nonnegative=True)
+    if q > 1:
+        raise ValueError(f"q is a quantile in [0, 1], got {q}")
+    histogram = np.atleast_2d(histogram)
+    n = histogram.sum(axis=1)
+    rank = np.minimum(np.floor(q * n), np.maximum(n - 1, 0)).astype(np.int64)
+    cumulative = np.cumsum(histogram, axis=1)
+    index = (cumulative <= rank[:, None]).sum(axis=1)
+    bins = histogram.shape[1]
+    return (np.minimum(index, bins - 1) + 0.5) / bins
