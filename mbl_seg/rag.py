@@ -23,9 +23,10 @@ import numpy as np
 from scipy import sparse
 
 from ._validate import as_affinities, as_labels, as_number
+from .evaluate import contingency_table
 from .targets import as_offsets, nearest_offsets, offset_slices
 
-__all__ = ["RegionGraph", "region_graph", "edge_quantile", "dense_ids"]
+__all__ = ["RegionGraph", "region_graph", "edge_quantile", "dense_ids", "same_object"]
 
 BINS = 256  # affinity histogram bins per edge, as waterz's histogram quantiles
 
@@ -102,6 +103,45 @@ def region_graph(affs: np.ndarray, fragments: np.ndarray, *,
     affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
     ids, dense = dense_ids(fragments)
     return _graph(affs, ids, dense, offsets, bins)
+
+
+def same_object(graph: RegionGraph, fragments: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """For every edge: do its two fragments lie (mostly) in the same ground-truth object?
+
+    Each fragment is given the truth id that covers most of its voxels
+    (background 0 counts like any id); an edge joins the same object when
+    both its fragments have the same, non-zero id. What agglomeration should
+    merge (True) and should not (False): a way to see how well edge scores
+    separate the two.
+
+    Parameters
+    ----------
+    graph : RegionGraph
+        Of ``fragments`` (:func:`region_graph`).
+    fragments, truth : ndarray of uint64, the same shape
+
+    Returns
+    -------
+    (E,) ndarray of bool
+
+    Examples
+    --------
+    >>> frags = np.array([[1, 1, 2, 2, 3, 3]], np.uint64)
+    >>> truth = np.array([[5, 5, 5, 5, 6, 6]], np.uint64)
+    >>> g = region_graph(np.ones((2, 1, 6), np.float32), frags)
+    >>> g.edges.tolist(), same_object(g, frags, truth).tolist()
+    ([[1, 2], [2, 3]], [True, False])
+    """
+    fragments, truth = as_labels(fragments), as_labels(truth, name="truth")
+    if fragments.shape != truth.shape:
+        raise ValueError(f"fragments {fragments.shape} and truth {truth.shape} must have the "
+                         "same shape")
+    table = contingency_table(truth, fragments, ignore_gt=())
+    order = np.lexsort((-table.counts, table.seg_ids))  # per fragment, largest overlap first
+    frags, first = np.unique(table.seg_ids[order], return_index=True)
+    majority = table.gt_ids[order][first]
+    u, v = np.searchsorted(frags, graph.edges[:, 0]), np.searchsorted(frags, graph.edges[:, 1])
+    return (majority[u] == majority[v]) & (majority[u] != 0)
 
 
 def checked_inputs(affs, fragments, offsets) -> tuple[np.ndarray, np.ndarray, list]:

@@ -124,3 +124,16 @@ def test_offset_slices_pair_each_voxel_with_its_partner():
     a, b = offset_slices((3, 4), (0, -1))
     grid = np.arange(12).reshape(3, 4)
     assert np.all(grid[a] - grid[b] == 1)
+
+
+def test_same_object_follows_each_fragments_largest_overlap():
+    from mbl_seg.rag import same_object
+
+    frags = np.array([[1, 1, 1, 2, 2, 3, 3, 4]], np.uint64)
+    truth = np.array([[7, 7, 8, 8, 8, 8, 0, 0]], np.uint64)  # 3 is half background: tie
+    graph = region_graph(np.ones((2, 1, 8), np.float32), frags)
+    same = dict(zip(map(tuple, graph.edges.tolist()), same_object(graph, frags, truth).tolist()))
+    assert same[(1, 2)] is False  # 1 is mostly 7, 2 is 8
+    assert same[(3, 4)] is False  # 4 is background: never "the same object"
+    with pytest.raises(ValueError, match="same shape"):
+        same_object(graph, frags, truth[:, :4])

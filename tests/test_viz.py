@@ -339,3 +339,58 @@ def test_show_batch_shows_lsd_offsets_and_their_mask():
     titles = [ax.get_title() for ax in fig.axes]
     assert "LSD offsets (RGB = z, y, x)" in titles and "LSD mask (window known)" in titles
     plt.close(fig)
+
+
+# --- agglomeration: split/merge curves and the threshold slider ----------------------------
+
+def _sweep(n=4):
+    from mbl_seg.agglomeration import Sweep
+
+    t = np.linspace(0.1, 0.9, n)
+    return Sweep(t, np.linspace(2.0, 0.1, n), np.linspace(0.3, 3.0, n), np.zeros(n),
+                 np.arange(n, 0, -1) * 10)
+
+
+def test_split_merge_curve_marks_the_best_or_the_chosen_threshold():
+    fig = viz.plot_split_merge({"mean": _sweep()}, {"watershed": (1.0, 0.8)})
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    best = _sweep().thresholds[np.argmin(_sweep().voi_split + _sweep().voi_merge)]
+    assert texts == [f"best t = {best:g}"]
+    assert "watershed" in [t.get_text() for t in ax.get_legend().get_texts()]
+    fig = viz.plot_split_merge({"mean": _sweep()}, chosen={"mean": 0.9}, limit=2.0)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["chosen t = 0.9"]
+    assert fig.axes[0].get_xlim() == (0.0, 2.0)
+
+
+def test_split_merge_curve_explains_bad_input():
+    with pytest.raises(TypeError, match="dict"):
+        viz.plot_split_merge([_sweep()])
+    with pytest.raises(TypeError, match="sweep"):
+        viz.plot_split_merge({"mean": np.zeros(3)})
+    with pytest.raises(ValueError, match="VOI split, VOI merge"):
+        viz.plot_split_merge({"mean": _sweep()}, {"watershed": (1.0, 0.8, 3.0)})
+    with pytest.raises(TypeError, match="chosen"):
+        viz.plot_split_merge({"mean": _sweep()}, chosen=0.5)
+
+
+def test_threshold_explorer_redraws_when_the_slider_moves():
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 255, (12, 16)).astype(np.uint8)
+    truth = np.repeat(np.arange(4, dtype=np.uint64), 4)[None, :].repeat(12, axis=0)
+    segs = [rng.integers(0, k + 2, (12, 16)).astype(np.uint64) for k in range(4)]
+    box = viz.threshold_explorer(raw, segs, _sweep(), truth=truth, voxel_size=(4, 4),
+                                 points={"watershed": (1.0, 1.0)})
+    assert plt.get_fignums() == []
+    slider, out = box.children
+    first = _png(box)
+    assert first.startswith(b"\x89PNG")
+    assert slider.value == 0.1  # starts at the best threshold
+    slider.value = slider.options[-1][1]
+    assert _png(box) != first
+    with pytest.raises(ValueError, match="one segmentation per threshold"):
+        viz.threshold_explorer(raw, segs[:3], _sweep(), voxel_size=(4, 4))
+    with pytest.raises(ValueError, match="shape"):
+        viz.threshold_explorer(raw, [s[:5] for s in segs], _sweep(), voxel_size=(4, 4))
+    with pytest.raises(TypeError, match="voxel_size"):
+        viz.threshold_explorer(raw, segs, _sweep())

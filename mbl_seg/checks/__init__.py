@@ -14,6 +14,7 @@ Used in: every exercise notebook.
 
 from ._core import CheckResult
 from .affinities import check_affinities
+from .agglomeration import check_merge_edges
 from .features import check_gradient_magnitude, check_hessian_eigenvalues
 from .losses import check_balance_weights
 from .lsds import check_centre_offsets, check_mtlsd_loss
@@ -31,5 +32,5 @@ __all__ = [
     "check_unet_output_size", "check_balance_weights", "check_maximin_edge",
     "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
     "require", "ExerciseNotDone", "check_output_shape_3d", "check_missing_sections",
-    "check_scan_blocks", "check_centre_offsets", "check_mtlsd_loss",
+    "check_scan_blocks", "check_centre_offsets", "check_mtlsd_loss", "check_merge_edges",
 ]

@@ -9,6 +9,7 @@ it is not shown twice.
 Used in: notebooks/00_setup_and_data and every later notebook.
 """
 
+from ._agglomeration import plot_split_merge, threshold_explorer
 from ._batch import show_batch
 from ._browser import slice_browser
 from ._colors import label_colors, label_rgba, matched_labels
@@ -18,4 +19,5 @@ from ._panels import overlay, show_panels
 from ._training import plot_losses
 
 __all__ = ["label_colors", "label_rgba", "matched_labels", "overlay", "show_panels",
-           "slice_browser", "error_map", "show_errors", "plot_losses", "show_batch", "lsd_panels"]
+           "slice_browser", "error_map", "show_errors", "plot_losses", "show_batch", "lsd_panels",
+           "plot_split_merge", "threshold_explorer"]
