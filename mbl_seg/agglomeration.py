@@ -10,6 +10,11 @@ histograms), and the scores are recomputed. Thresholds are passed in
 increasing order; the segmentation at each is yielded as the merging reaches
 it, so one run gives the whole split/merge curve (as waterz does).
 
+The merges are those of waterz's mean-affinity agglomeration (the same
+segmentations on the course volumes); the work is numpy passes over the
+volume plus a Python heap over the graph's edges, within 2x waterz's C++ time
+(``bench/bench_agglomerate.py``).
+
 A threshold ``t`` merges while the lowest score is below ``t``; ``t = 0`` gives
 the fragments back, and ``t >= 1`` merges every connected set of fragments.
 
@@ -62,10 +67,13 @@ def agglomerate(affs: np.ndarray, fragments: np.ndarray, *, thresholds: Sequence
     offsets : list of tuple of int, optional
         The offset of each affinity channel.
 
-    Yields
-    ------
-    (Z, Y, X) or (Y, X) ndarray of uint64
-        Each segment has the smallest fragment id in it; 0 stays 0.
+    Returns
+    -------
+    iterator of (Z, Y, X) or (Y, X) ndarray of uint64
+        One segmentation per threshold, each a new array; each segment has the
+        smallest fragment id in it, 0 stays 0. The inputs are checked and the
+        graph is built when ``agglomerate`` is called; the merging happens as
+        the iterator is advanced, one threshold at a time.
 
     Examples
     --------
@@ -74,8 +82,13 @@ def agglomerate(affs: np.ndarray, fragments: np.ndarray, *, thresholds: Sequence
     >>> [s.tolist() for s in agglomerate(affs, frags, thresholds=[0.0, 0.5, 1.0])]
     [[[1, 2, 3]], [[1, 1, 3]], [[1, 1, 1]]]
     """
-    thresholds = _as_thresholds(thresholds)
+    thresholds = _as_thresholds(thresholds)  # checked now, not at the first next()
     merger, ids, dense = _start(affs, fragments, scoring, quantile, offsets)
+    return _segmentations(merger, dense, thresholds)
+
+
+def _segmentations(merger: _Merger, dense: np.ndarray, thresholds: list[float]
+                   ) -> Iterator[np.ndarray]:
     for threshold in thresholds:
         merger.merge_below(threshold)
         # np.take without bounds checks: dense only holds indices into ids (5x faster)

@@ -191,3 +191,11 @@ def test_mismatched_truth_is_explained():
     affs, frags = _blocky((6, 6), 4, 0)
     with pytest.raises(ValueError, match="truth"):
         sweep(affs, frags, frags[:5], thresholds=[0.5])
+
+
+def test_bad_options_are_explained_at_the_call_not_at_the_first_segmentation():
+    affs, frags = _blocky((6, 6), 4, 0)
+    with pytest.raises(ValueError, match="increase"):
+        agglomerate(affs, frags, thresholds=[0.5, 0.2])
+    with pytest.raises(ValueError, match="do not match"):
+        agglomerate(affs[:, :5], frags, thresholds=[0.5])
