@@ -22,8 +22,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # the ground floor (data, io, targets, ...) never pulls in torch, numba or matplotlib.
 _SUBMODULES = (
     "checkpoints", "checks", "cli", "data", "env", "errors", "evaluate", "features", "io",
-    "losses", "malis", "models", "notebooks", "pipeline", "pixel_classifier", "predict",
-    "segment", "targets", "torch_targets", "train", "viz",
+    "leaderboard", "losses", "malis", "models", "notebooks", "pipeline", "pixel_classifier",
+    "predict", "segment", "targets", "torch_targets", "train", "viz",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

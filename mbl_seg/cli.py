@@ -4,6 +4,8 @@
     mbl-seg data                generate and cache the course datasets
     mbl-seg exercises [--check] regenerate notebooks/ from solutions/
     mbl-seg run [NB ...]        execute notebooks headless into executed/ (--in-place: rewrite them)
+    mbl-seg leaderboard         every method of the course on fly/test, as one markdown table
+                                (--readme README.md: also put it between the README's markers)
 
 Also available as ``python -m mbl_seg``.
 """
@@ -70,6 +72,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leaderboard(args: argparse.Namespace) -> int:
+    from . import leaderboard
+
+    if args.readme:  # a README without markers fails now, not after minutes of work
+        try:
+            leaderboard.replace_block(Path(args.readme).read_text(encoding="utf-8"), "")
+        except (OSError, ValueError) as err:
+            print(f"mbl-seg leaderboard: {args.readme}: {err}", file=sys.stderr)
+            return 1
+    rows = leaderboard.final_table(args.volume, validation=args.validation,
+                                   methods=args.methods or None, device=args.device,
+                                   verbose=True)
+    table = leaderboard.markdown(rows, note=leaderboard.machine_note(args.device))
+    print(table)
+    if args.readme:
+        print(f"wrote the table into {leaderboard.update_readme(args.readme, table)}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mbl-seg", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +117,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="overwrite the notebooks themselves (to update committed solutions)")
     run.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     run.set_defaults(func=_run)
+    board = sub.add_parser("leaderboard", help="score every method of the course on one volume")
+    board.add_argument("--readme", default=None,
+                       help="also replace the table between the leaderboard markers of this file")
+    board.add_argument("--volume", default="fly/test", help="the held-out volume")
+    board.add_argument("--validation", default="fly/validation",
+                       help="where the agglomeration threshold is chosen")
+    board.add_argument("--methods", nargs="*", default=None,
+                       help="a subset of: classical boundaries2d affs2d malis2d affs3d mtlsd")
+    board.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best)")
+    board.set_defaults(func=_leaderboard)
     return parser
 
 

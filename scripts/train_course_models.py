@@ -1,9 +1,10 @@
-"""Train the course's 3D U-Nets and ship small checkpoints under data/models/.
+"""Train the course's U-Nets and ship small checkpoints under data/models/.
 
     python scripts/train_course_models.py --domain fly --iterations 3000
     python scripts/train_course_models.py --model mtlsd --domain fly --iterations 1500
     python scripts/train_course_models.py --model mtlsd --domain zebrafish \
         --start-from 06_mtlsd_fly --sections 8 --iterations 300
+    python scripts/train_course_models.py --model boundaries2d --iterations 3000
 
 trains one of the course's networks (``mbl_seg.models.unet3d`` for the domain's voxel size,
 the 3D pipeline of ``mbl_seg.pipeline`` with elastic, mirror/transpose, intensity and section
@@ -13,6 +14,21 @@ augmentations) on ``<domain>/train``:
 * ``lsd`` (notebook 06): the 10 local shape descriptors, MSE;
 * ``mtlsd`` (notebook 06): both heads on one network, BCE + 5 x MSE
   (``mbl_seg.losses.batch_mtlsd_loss``).
+
+The 2D networks of notebooks 02-04 (``UNet(dims=2, depth=3, base_features=16,
+padding="same")``, 2D crops of 128 x 128 from ``<domain>/train2d`` made by
+``mbl_seg.pipeline.batch_maker``, 4 per batch, Adam with lr 1e-3, as the notebooks
+train them in fast mode, only for longer):
+
+* ``boundaries2d`` (notebook 02): boundary maps, class-balanced BCE;
+* ``affs2d`` (notebook 03): affinities for the offsets (-1, 0), (0, -1), (-4, 0),
+  (0, -4), class-balanced BCE where the partner pixel is inside the crop;
+* ``malis2d`` (notebook 04): nearest-neighbour affinities, the first two thirds of
+  ``--iterations`` with BCE alone (seed 0), the last third with BCE + constrained
+  MALIS (seed 1), as the notebook's 500 + 250.
+
+They are scored on ``<domain>/validation2d`` section by section (seeded watershed of
+the boundaries, or of the first two affinity channels, h = 16 nm).
 
 ``--start-from NAME`` fine-tunes a shipped network (its architecture and weights) instead,
 and ``--sections N`` trains on the first N sections of the training volume only ("a little
@@ -27,6 +43,7 @@ file is never overwritten unless ``--force`` is given.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import shlex
@@ -38,14 +55,15 @@ import numpy as np
 import torch
 
 from mbl_seg import data, env, evaluate
-from mbl_seg.losses import LSD_WEIGHT, batch_affinity_loss, batch_lsd_loss, batch_mtlsd_loss
+from mbl_seg.losses import (LSD_WEIGHT, balanced_bce, batch_affinity_loss, batch_lsd_loss,
+                            batch_mtlsd_loss, malis_loss)
 from mbl_seg.models import UNet, unet3d
 from mbl_seg.pipeline import (Affinities, BatchSource, Elastic, Intensity, LSDs,
                               MirrorTranspose, MissingSections, Pipeline, ShiftedSections,
-                              Source)
-from mbl_seg.predict import predict_blocks
-from mbl_seg.segment import watershed_from_affinities
-from mbl_seg.targets import lsds
+                              Source, batch_maker)
+from mbl_seg.predict import predict, predict_blocks
+from mbl_seg.segment import per_section, seeded_watershed, watershed_from_affinities
+from mbl_seg.targets import affinities, affinity_mask, boundaries, lsds
 from mbl_seg.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +72,11 @@ H = 16.0  # nm: the h-maxima height of the watershed, as in notebooks 01-04
 SIGMA = 80.0  # nm: the LSD window of the course
 DOWNSAMPLE = 2  # LSDs computed on every 2nd voxel: ~8x faster, as the published networks do
 CHANNELS = {"affs": 3, "lsd": 10, "mtlsd": 13}  # affinities first, then the LSDs
+# the 2D networks of notebooks 02-04: affinity offsets (None: a boundary map, one channel)
+OFFSETS_2D = {"boundaries2d": None, "affs2d": ((-1, 0), (0, -1), (-4, 0), (0, -4)),
+              "malis2d": ((-1, 0), (0, -1))}
+NOTEBOOK_2D = {"boundaries2d": "02", "affs2d": "03", "malis2d": "04"}
+PATCH_2D, BATCH_2D, LR_2D = (128, 128), 4, 1e-3  # the notebooks' fast-mode settings
 
 
 def course_net(voxel_size, *, model: str = "affs", seed: int = 0) -> torch.nn.Module:
@@ -109,29 +132,124 @@ def first_sections(volume, sections: int, net) -> Source:
                   name=f"{volume.name}[:{sections}]")
 
 
-def main(argv=None) -> int:
+# --- the 2D networks of notebooks 02-04 -------------------------------------------------------
+
+
+def course_net_2d(model: str, *, seed: int = 0) -> UNet:
+    """The 2D U-Net of notebooks 02-04: one boundary channel, or one channel per offset."""
+    offsets = OFFSETS_2D[model]
+    return UNet(dims=2, depth=3, base_features=16, padding="same",
+                out_channels=1 if offsets is None else len(offsets), seed=seed)
+
+
+def _edge_mask(labels: np.ndarray, offsets) -> np.ndarray:
+    """1 on the edges whose two pixels both lie in the crop (notebook 03's ``edge_mask``)."""
+    return affinity_mask(labels.shape, offsets)
+
+
+def _ids(labels: np.ndarray) -> np.ndarray:
+    """The label crop itself: MALIS counts pairs of pixels by their ids (kept uint64)."""
+    return labels
+
+
+def course_batches_2d(volume, model: str):
+    """The ``batch_maker`` of notebook 02, 03 or 04 on a ``*2d`` dataset (a stack of sections)."""
+    offsets = OFFSETS_2D[model]
+    if offsets is None:
+        targets = {"target": boundaries}
+    else:
+        targets = {"affs": functools.partial(affinities, offsets=offsets),
+                   "mask": functools.partial(_edge_mask, offsets=offsets)}
+    if model == "malis2d":
+        targets["labels"] = _ids
+    return batch_maker(volume.raw, volume.labels, voxel_size=volume.voxel_size,
+                       batch_size=BATCH_2D, patch_shape=PATCH_2D, targets=targets)
+
+
+def boundary_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Notebook 02: class-balanced BCE of the boundary logits."""
+    return balanced_bce(logits, batch["target"])
+
+
+def affinity_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Notebooks 03 and 04: class-balanced BCE of the affinity logits on the valid edges."""
+    return balanced_bce(logits, batch["affs"], mask=batch["mask"])
+
+
+def affinity_malis_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Notebook 04's fine-tuning: the BCE above + constrained MALIS of the affinities."""
+    return affinity_loss(logits, batch) + malis_loss(torch.sigmoid(logits),
+                                                     batch["labels"][:, 0], constrained=True)
+
+
+def phases_2d(model: str, iterations: int, *, seed: int, runs: Path, name: str) -> list:
+    """``(loss, iterations, seed, checkpoint)`` of each training phase, in order.
+
+    MALIS is a fine-tuning loss: on an untrained network every maximin edge is
+    noise, so notebook 04 warms up with BCE (500 iterations) and fine-tunes with
+    BCE + MALIS (250, a fresh optimizer, seed 1); here in the same proportion.
+    """
+    if model == "boundaries2d":
+        return [(boundary_loss, iterations, seed, runs / f"{name}.pt")]
+    if model == "affs2d":
+        return [(affinity_loss, iterations, seed, runs / f"{name}.pt")]
+    warmup = 2 * iterations // 3
+    return [(affinity_loss, warmup, seed, runs / f"{name}_warmup.pt"),
+            (affinity_malis_loss, iterations - warmup, seed + 1, runs / f"{name}.pt")]
+
+
+def train_2d(model: str, volume, *, iterations: int, seed: int, lr: float, device: str,
+             runs: Path, name: str):
+    """Train a 2D course network phase by phase; ``(network, losses, iterations per phase)``."""
+    net = course_net_2d(model, seed=seed)
+    make_batch = course_batches_2d(volume, model)
+    losses, done = [], []
+    for loss, count, phase_seed, checkpoint in phases_2d(model, iterations, seed=seed,
+                                                          runs=runs, name=name):
+        result = train(net, make_batch, loss, iterations=count, seed=phase_seed, device=device,
+                       optimizer=lambda params: torch.optim.Adam(params, lr=lr),
+                       checkpoint=checkpoint)
+        losses += result.losses
+        done.append(result.iterations_done)
+    return net, losses, done
+
+
+def validation_scores_2d(net, volume, *, model: str, device: str) -> dict:
+    """VOI and ARAND of the section-by-section watershed (h = 16 nm) on a ``*2d`` dataset."""
+    out = predict(net, volume.raw, sections=True, device=device)
+    pixel_size = volume.voxel_size[1:]
+    if model == "boundaries2d":
+        seg = per_section(seeded_watershed, out[0], voxel_size=pixel_size, h=H)
+    else:  # the nearest-neighbour channels, as notebooks 03 and 04 segment them
+        seg = per_section(watershed_from_affinities, out[:2], voxel_size=pixel_size, h=H)
+    s = evaluate.evaluate(volume.labels, seg)
+    return {"h_nm": H, "voi_split": s.voi_split, "voi_merge": s.voi_merge, "arand": s.arand}
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=tuple(CHANNELS), default="affs")
+    parser.add_argument("--model", choices=(*CHANNELS, *OFFSETS_2D), default="affs")
     parser.add_argument("--domain", choices=("fly", "zebrafish"), default="fly")
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--start-from", default=None, help="a shipped network to fine-tune")
     parser.add_argument("--sections", type=int, default=None,
                         help="train on the first N sections of <domain>/train only")
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (default: 5e-4 for 3D, 1e-3 for 2D networks)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default=str(ROOT / "runs"))
     parser.add_argument("--out", default=str(ROOT / "data" / "models"))
     parser.add_argument("--force", action="store_true", help="replace a shipped checkpoint")
-    args = parser.parse_args(argv)
+    return parser
 
-    name = shipped_name(args.model, args.domain, args.start_from)
-    shipped = Path(args.out) / f"{name}.pt"
-    if shipped.exists() and not args.force:
-        print(f"{shipped} exists: pass --force to replace it", file=sys.stderr)
-        return 1
-    device = env.select_device(args.device)
+
+def _train_3d(args, name: str, device: str):
+    """A 3D network (notebooks 05, 06): ``(network, losses, iterations, note entries)``."""
     volume = data.load_dataset(f"{args.domain}/train")
     if args.start_from:
         info = torch.load(data.pretrained(args.start_from), map_location="cpu",
@@ -144,42 +262,82 @@ def main(argv=None) -> int:
     pipe = course_pipeline(source, net, model=args.model)
     print(f"{name}: {sum(p.numel() for p in net.parameters()):,} parameters, patch "
           f"{pipe.patch_shape} -> {net.output_shape(pipe.patch_shape)}, device {device}")
-    started = time.perf_counter()
     result = train(net, BatchSource(pipe, batch_size=1, num_workers=args.workers),
                    LOSSES[args.model], iterations=args.iterations, seed=args.seed,
                    device=device, optimizer=lambda params: torch.optim.Adam(params, lr=args.lr),
                    checkpoint=Path(args.runs) / f"{name}.pt")
-    hours = (time.perf_counter() - started) / 3600
     scores = validation_scores(result.model, data.load_dataset(f"{args.domain}/validation"),
                                model=args.model, device=device)
+    note = {"start_from": args.start_from,
+            "training_sections": args.sections or int(volume.raw.shape[0]),
+            "voxel_size": list(volume.voxel_size), "patch_shape": list(pipe.patch_shape),
+            "validation": {"dataset": f"{args.domain}/validation", **scores}}
+    if args.model != "affs":
+        note["lsds"] = {"sigma_nm": SIGMA, "downsample": DOWNSAMPLE, "lsd_weight": LSD_WEIGHT}
+    return result.model, result.losses, result.iterations_done, note
+
+
+def _train_2d(args, name: str, device: str):
+    """A 2D network (notebooks 02-04): ``(network, losses, iterations, note entries)``."""
+    volume = data.load_dataset(f"{args.domain}/train2d")
+    print(f"{name}: {args.iterations} iterations on {volume.name}, device {device}")
+    net, losses, done = train_2d(args.model, volume, iterations=args.iterations,
+                                 seed=args.seed, lr=args.lr, device=device,
+                                 runs=Path(args.runs), name=name)
+    validation = data.load_dataset(f"{args.domain}/validation2d")
+    scores = validation_scores_2d(net, validation, model=args.model, device=device)
+    note = {"dataset": volume.name, "voxel_size": list(volume.voxel_size),
+            "patch_shape": list(PATCH_2D), "batch_size": BATCH_2D, "learning_rate": args.lr,
+            "offsets": None if OFFSETS_2D[args.model] is None else
+            [list(o) for o in OFFSETS_2D[args.model]],
+            "validation": {"dataset": validation.name, **scores}}
+    if args.model == "malis2d":
+        note["phases"] = {"bce": done[0], "bce_plus_constrained_malis": done[1]}
+    return net, losses, sum(done), note
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    two_d = args.model in OFFSETS_2D
+    if two_d and (args.start_from or args.sections):
+        print("--start-from and --sections are for the 3D networks only", file=sys.stderr)
+        return 2
+    if args.iterations < (2 if args.model == "malis2d" else 1):  # malis2d: two phases
+        print(f"--iterations {args.iterations} is too few for {args.model}", file=sys.stderr)
+        return 2
+    args.lr = args.lr or (LR_2D if two_d else 5e-4)
+    name = shipped_name(args.model, args.domain, args.start_from)
+    shipped = Path(args.out) / f"{name}.pt"
+    if shipped.exists() and not args.force:
+        print(f"{shipped} exists: pass --force to replace it", file=sys.stderr)
+        return 1
+    device = env.select_device(args.device)
+    started = time.perf_counter()
+    net, losses, iterations, details = (_train_2d if two_d else _train_3d)(args, name, device)
+    hours = (time.perf_counter() - started) / 3600
     shipped.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": result.model.state_dict(), "config": result.model.config,
-                "iteration": result.iterations_done, "losses": result.losses,
-                "validation": result.validation, "seed": args.seed}, shipped)
+    torch.save({"model": net.state_dict(), "config": net.config, "iteration": iterations,
+                "losses": losses, "validation": [], "seed": args.seed}, shipped)
     note = {
         "command": "python scripts/train_course_models.py " + shlex.join(sys.argv[1:] if
                                                                           argv is None else argv),
-        "model": args.model, "domain": args.domain, "start_from": args.start_from,
-        "training_sections": args.sections or int(volume.raw.shape[0]),
-        "voxel_size": list(volume.voxel_size),
-        "iterations": result.iterations_done, "device": device,
+        "model": args.model, "domain": args.domain, "iterations": iterations, "device": device,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
-        "hours_this_call": round(hours, 3), "patch_shape": list(pipe.patch_shape),
-        "final_training_loss_mean_of_100": float(np.mean(result.losses[-100:])),
-        "validation": {"dataset": f"{args.domain}/validation", **scores},
-        "torch": torch.__version__,
+        "hours_this_call": round(hours, 3),
+        "final_training_loss_mean_of_100": float(np.mean(losses[-100:])),
+        **details, "torch": torch.__version__,
     }
-    if args.model != "affs":
-        note["lsds"] = {"sigma_nm": SIGMA, "downsample": DOWNSAMPLE, "lsd_weight": LSD_WEIGHT}
     shipped.with_suffix(".json").write_text(json.dumps(note, indent=2) + "\n")
     print(json.dumps(note, indent=2))
     return 0
 
 
 def shipped_name(model: str, domain: str, start_from: str | None = None) -> str:
-    """``05_affs3d_fly``, ``06_mtlsd_fly``, ``06_mtlsd_fly_tuned_zebrafish`` ..."""
+    """``05_affs3d_fly``, ``06_mtlsd_fly_tuned_zebrafish``, ``02_boundaries2d_fly`` ..."""
     if start_from:
         return f"{start_from}_tuned_{domain}"
+    if model in OFFSETS_2D:
+        return f"{NOTEBOOK_2D[model]}_{model}_{domain}"
     return f"05_affs3d_{domain}" if model == "affs" else f"06_{model}_{domain}"
 
 

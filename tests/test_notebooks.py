@@ -97,7 +97,8 @@ def test_solution_is_executed_and_checks_real_outputs(solution):
 BUILT_ON = {"02_deep_boundaries": ["center_crop", "balance_weights"],
             "03_affinities": ["my_affinities"],
             "05_3d_unet": ["my_missing_sections", "my_output_shape_3d", "my_scan_blocks"],
-            "06_lsds": ["my_centre_offsets", "my_mtlsd_loss"]}
+            "06_lsds": ["my_centre_offsets", "my_mtlsd_loss"],
+            "07_agglomeration": ["my_merge_edges"]}
 
 
 @pytest.mark.parametrize("stem, names", BUILT_ON.items())

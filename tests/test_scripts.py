@@ -45,8 +45,10 @@ def test_every_shipped_checkpoint_loads_into_its_network_and_says_how_it_was_mad
         info = load_checkpoint(pretrained(name), net)
         assert note["iterations"] == info["iteration"] > 0
         assert note["command"].startswith("python scripts/train_course_models.py")
-        assert net.config["out_channels"] == {"affs": 3, "lsd": 10, "mtlsd": 13}[
+        assert net.config["out_channels"] == {"affs": 3, "lsd": 10, "mtlsd": 13,
+                                              "boundaries2d": 1, "affs2d": 4, "malis2d": 2}[
             note.get("model", "affs")]
+        assert net.config["dims"] == (2 if note.get("model", "").endswith("2d") else 3)
         assert pretrained(name).stat().st_size < 8e6  # small enough to commit
         assert all(torch.isfinite(p).all() for p in net.parameters())
 
@@ -75,6 +77,43 @@ def test_the_script_trains_lsd_networks_and_fine_tunes_on_a_few_sections(tmp_pat
     tuned = json.loads((tmp_path / "models" / "06_mtlsd_fly_tuned_zebrafish.json").read_text())
     assert tuned["training_sections"] == 4 and tuned["start_from"] == "06_mtlsd_fly"
     assert tuned["voxel_size"] == [36.0, 12.0, 12.0]
+
+
+def test_the_script_trains_the_2d_networks_of_notebooks_02_to_04(tmp_path):
+    script = _script()
+    common = ["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "models")]
+    assert script.main(["--model", "malis2d", "--iterations", "3", *common]) == 0
+    note = json.loads((tmp_path / "models" / "04_malis2d_fly.json").read_text())
+    assert note["iterations"] == 3 and note["phases"] == {"bce": 2,
+                                                          "bce_plus_constrained_malis": 1}
+    assert note["validation"]["dataset"] == "fly/validation2d"
+    assert {"voi_split", "voi_merge", "arand"} <= set(note["validation"])
+    assert note["learning_rate"] == 1e-3 and note["patch_shape"] == [128, 128]
+    # two resumable checkpoints: the warm-up, then the fine-tuning from it
+    assert {p.name for p in (tmp_path / "runs").iterdir()} >= {"04_malis2d_fly_warmup.pt",
+                                                                 "04_malis2d_fly.pt"}
+    net = script.course_net_2d("malis2d")
+    info = load_checkpoint(tmp_path / "models" / "04_malis2d_fly.pt", net)
+    assert info["iteration"] == 3 and info["config"] == net.config and len(info["losses"]) == 3
+    assert script.main(["--model", "boundaries2d", "--iterations", "1", *common]) == 0
+    assert json.loads((tmp_path / "models" / "02_boundaries2d_fly.json").read_text())[
+        "offsets"] is None
+    assert script.main(["--model", "boundaries2d", "--iterations", "1", *common]) == 1
+    assert script.main(["--model", "affs2d", "--sections", "4", *common]) == 2  # 3D only
+    assert script.main(["--model", "malis2d", "--iterations", "1", *common]) == 2  # 2 phases
+
+
+def test_the_2d_batches_are_the_notebooks_batches():
+    script = _script()
+    volume = data.load_dataset("fly/train2d")
+    rng = np.random.default_rng(0)
+    batch = script.course_batches_2d(volume, "affs2d")(rng)
+    assert batch["raw"].shape == (4, 1, 128, 128) and batch["affs"].shape == (4, 4, 128, 128)
+    assert batch["mask"][:, 2, :4].sum() == 0 and batch["mask"][:, 2, 4:].all()  # (-4, 0)
+    malis = script.course_batches_2d(volume, "malis2d")(rng)
+    assert malis["labels"].dtype == np.uint64 and malis["affs"].shape[1] == 2
+    assert script.course_batches_2d(volume, "boundaries2d")(rng)["target"].shape == (
+        4, 1, 128, 128)
 
 
 def test_a_few_sections_are_mirrored_to_fit_the_patch_and_masked_out_of_the_loss():

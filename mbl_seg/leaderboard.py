@@ -1,0 +1,384 @@
+"""The course's final table: every method of the course on the same held-out volume.
+
+One row per method and way of segmenting, all scored on ``fly/test`` (a 3D
+volume of 8 nm voxels that no network or classifier was trained on):
+
+* classical boundaries (notebook 01's pixel classifier, trained as there on
+  ``fly/train2d``) and the 2D U-Nets of notebooks 02 (boundaries), 03
+  (affinities) and 04 (affinities fine-tuned with MALIS): seeded watershed,
+  section by section;
+* the 3D U-Net of notebook 05 and the affinity channels of notebook 06's
+  MTLSD network: 3D watershed, and fragments
+  (:func:`mbl_seg.segment.fragments`, pieces under :data:`MIN_SIZE` voxels
+  absorbed, as in notebook 07) + hierarchical
+  agglomeration (mean affinity, :func:`mbl_seg.segment.agglomerate`).
+
+The networks are the shipped ones (``data/models/``, see
+:func:`mbl_seg.checkpoints.load_pretrained`).
+
+Settings, the same for every row: the watershed's seed height is
+``h = 16 nm``, the value notebooks 01-03, 05 and 06 use (notebook 04 finds
+32 nm slightly better for its two networks on ``fly/validation2d``; here no
+row gets a watershed tuned for it). The agglomeration threshold is the one
+with the lowest VOI total on ``fly/validation`` (a sweep over
+:data:`THRESHOLDS`), then applied once on the test volume. The 2D methods
+segment every section on its own, so each neurite is cut at every section:
+their VOI split is what 3D context buys.
+
+The run time of a row is the wall time of its prediction and segmentation of
+the test volume on this machine; what is learnt beforehand (training the
+classifier of notebook 01, choosing the threshold on the validation volume)
+is not counted. Two rows that share a prediction both count it.
+
+Used in: notebooks/07_agglomeration, ``mbl-seg leaderboard`` (README's table).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from . import data, evaluate
+from .segment import per_section, seeded_watershed, watershed_from_affinities
+
+__all__ = ["Row", "METHODS", "THRESHOLDS", "MIN_SIZE", "final_table", "markdown", "machine_note",
+           "replace_block", "read_table", "update_readme", "START", "END"]
+
+START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+H = 16.0  # nm: the seed height of the watershed, the same for every row
+SIGMAS = (8.0, 16.0, 32.0, 64.0)  # nm: notebook 01's filter bank
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95
+MIN_SIZE = 100  # voxels: fragments smaller than this are absorbed (notebook 07's value)
+CLASSIFIER_DATA = "fly/train2d"  # notebook 01 trains its classifier on section 0 of it
+HEADER = ("method", "segmentation", "VOI split", "VOI merge", "VOI total", "ARAND",
+          "time (s)")
+
+
+class Row(NamedTuple):
+    """One line of the table: VOI split and merge in bits, ARAND in [0, 1], wall time in s."""
+
+    method: str
+    segmentation: str
+    voi_split: float
+    voi_merge: float
+    arand: float
+    seconds: float
+
+    @property
+    def voi_total(self) -> float:
+        """VOI split + VOI merge (bits)."""
+        return self.voi_split + self.voi_merge
+
+
+class _Method(NamedTuple):
+    label: str
+    network: str | None  # a shipped checkpoint; None: notebook 01's pixel classifier
+    output: str  # "boundaries2d", "affs2d" or "affs3d": how it is predicted and segmented
+    agglomerate: bool
+
+
+METHODS = {
+    "classical": _Method("classical boundaries (01)", None, "boundaries2d", False),
+    "boundaries2d": _Method("2D U-Net boundaries (02)", "02_boundaries2d_fly", "boundaries2d",
+                            False),
+    "affs2d": _Method("2D U-Net affinities (03)", "03_affs2d_fly", "affs2d", False),
+    "malis2d": _Method("2D U-Net affinities, MALIS (04)", "04_malis2d_fly", "affs2d", False),
+    "affs3d": _Method("3D U-Net affinities (05)", "05_affs3d_fly", "affs3d", True),
+    "mtlsd": _Method("3D MTLSD, its affinities (06)", "06_mtlsd_fly", "affs3d", True),
+}
+
+
+def final_table(volume="fly/test", *, validation="fly/validation",
+                methods: Sequence[str] | None = None, crop: tuple | None = None,
+                h: float = H, thresholds: Sequence[float] = THRESHOLDS,
+                device: str | None = None, verbose: bool = False) -> list[Row]:
+    """Segment ``volume`` with every method of the course and score each segmentation.
+
+    Parameters
+    ----------
+    volume : str or dataset
+        The held-out volume: a course dataset name or a loaded dataset with
+        ``raw`` (Z, Y, X) uint8, ``labels`` (Z, Y, X) uint64 and ``voxel_size``.
+    validation : str or dataset
+        Where the agglomeration threshold is chosen (only loaded if needed).
+    methods : sequence of str, optional
+        Keys of :data:`METHODS`, in the order wanted; default all of them.
+    crop : tuple of slice, optional
+        The same (z, y, x) crop of both volumes, e.g. ``np.s_[:8, :64, :64]``
+        for a quick look.
+    h : float
+        Seed height of every watershed in nm.
+    thresholds : sequence of float
+        Increasing agglomeration thresholds to sweep on ``validation``.
+    device : str, optional
+        Torch device; default :func:`mbl_seg.env.select_device`.
+    verbose : bool
+        Print each row to stderr as it is done.
+
+    Returns
+    -------
+    list of Row
+        Per method: its watershed row, then (3D methods) its agglomeration row.
+
+    Examples
+    --------
+    >>> rows = final_table(methods=["classical"], crop=np.s_[:2, :64, :64], device="cpu")
+    >>> rows[0].method, rows[0].segmentation
+    ('classical boundaries (01)', 'watershed, per section')
+    """
+    from .env import select_device
+
+    keys = _method_keys(methods)
+    h = float(h)
+    if not h > 0:
+        raise ValueError(f"h must be a positive height in nm, got {h}")
+    thresholds = _check_thresholds(thresholds)
+    test = _dataset(volume, crop, "volume")
+    device = select_device(device)
+    held_out = None
+    rows = []
+    for key in keys:
+        method = METHODS[key]
+        run = _predictor(method, device)  # loads or trains; not timed
+        started = time.perf_counter()
+        out = run(test.raw, test.voxel_size)
+        predicted = time.perf_counter() - started
+        seg = _watershed(method.output, out, test.voxel_size, h)
+        seconds = time.perf_counter() - started
+        where = "watershed" if method.output == "affs3d" else "watershed, per section"
+        rows.append(_score(method.label, where, test.labels, seg, seconds, verbose))
+        if method.agglomerate:
+            if held_out is None:
+                held_out = _dataset(validation, crop, "validation")
+            threshold = _best_threshold(run(held_out.raw, held_out.voxel_size), held_out,
+                                        thresholds)
+            started = time.perf_counter()
+            seg = _agglomerate(out, test.voxel_size, threshold)
+            seconds = predicted + time.perf_counter() - started
+            rows.append(_score(method.label, f"agglomeration, t = {threshold:.2f}",
+                               test.labels, seg, seconds, verbose))
+    return rows
+
+
+def _check_thresholds(thresholds) -> list[float]:
+    if np.ndim(thresholds) != 1 or len(thresholds) == 0:
+        raise TypeError(f"thresholds must be a sequence of numbers, e.g. [0.1, 0.2, 0.3], got "
+                        f"{thresholds!r}")
+    values = [float(t) for t in thresholds]
+    if any(not 0 <= t <= 1 for t in values) or any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(f"thresholds must increase within [0, 1], got {values}")
+    return values
+
+
+def _method_keys(methods) -> list[str]:
+    if methods is None:
+        return list(METHODS)
+    if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+        raise TypeError(f"methods must be a list of names from {list(METHODS)}, got {methods!r}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods must be names from {list(METHODS)}, got {list(methods)}")
+    return list(methods)
+
+
+def _dataset(volume, crop, name: str):
+    """A course dataset (loaded by name), cropped; (Z, Y, X) raw and labels checked."""
+    if isinstance(volume, str):
+        volume = data.load_dataset(volume)
+    if not all(hasattr(volume, a) for a in ("raw", "labels", "voxel_size")):
+        raise TypeError(f"{name} must be a dataset name like 'fly/test' or a dataset with raw, "
+                        f"labels and voxel_size, got {type(volume).__name__}")
+    raw, labels = np.asarray(volume.raw), np.asarray(volume.labels)
+    if raw.ndim != 3 or raw.shape != labels.shape:
+        raise ValueError(f"{name} must be a 3D volume (z, y, x) with labels of the same shape, "
+                         f"got raw {raw.shape} and labels {labels.shape}")
+    if crop is not None:
+        crop = (crop,) if isinstance(crop, slice) else crop
+        if not isinstance(crop, tuple) or not 0 < len(crop) <= 3 or not all(
+                isinstance(c, slice) for c in crop):
+            raise TypeError(f"crop must be a tuple of up to 3 slices, e.g. np.s_[:8, :64, :64], "
+                            f"got {crop!r}")
+        raw, labels = raw[crop], labels[crop]
+        if raw.size == 0:
+            raise ValueError(f"crop {crop!r} leaves nothing of {name} {volume.raw.shape}")
+    return _Volume(raw, labels, tuple(float(v) for v in volume.voxel_size))
+
+
+class _Volume(NamedTuple):
+    raw: np.ndarray
+    labels: np.ndarray
+    voxel_size: tuple[float, float, float]
+
+
+def _predictor(method: _Method, device: str) -> Callable[[np.ndarray, tuple], np.ndarray]:
+    """``run(raw, voxel_size) -> output``: boundaries (Z, Y, X) or affinities (K, Z, Y, X)."""
+    if method.network is None:
+        return _classical_predictor()
+    from .checkpoints import load_pretrained
+    from .predict import predict, predict_blocks
+
+    net = load_pretrained(method.network).model
+    if method.output == "affs3d":  # the nearest-neighbour channels come first
+        return lambda raw, voxel_size: predict_blocks(net, raw, device=device,
+                                                      progress=False)[:3]
+    channels = slice(0, 1) if method.output == "boundaries2d" else slice(0, 2)
+    return lambda raw, voxel_size: predict(net, raw, sections=True, device=device)[channels]
+
+
+def _classical_predictor() -> Callable[[np.ndarray, tuple], np.ndarray]:
+    """Notebook 01's pixel classifier, trained as there; it predicts section by section."""
+    from .features import filter_bank
+    from .pixel_classifier import PixelClassifier, scribbles
+    from .targets import boundaries
+
+    train = data.load_dataset(CLASSIFIER_DATA)
+    pixel_size = train.voxel_size[1:]
+    annotations = scribbles(boundaries(train.labels[0], voxel_size=pixel_size), n_strokes=20,
+                            seed=0)
+    features = filter_bank(train.raw[0], sigmas=SIGMAS, voxel_size=pixel_size)
+    classifier = PixelClassifier(hidden=32, seed=0).fit(features, annotations)
+
+    def run(raw, voxel_size):
+        return np.stack([classifier.predict(filter_bank(s, sigmas=SIGMAS,
+                                                        voxel_size=voxel_size[1:]))
+                         for s in raw])[None]
+
+    return run
+
+
+def _watershed(output: str, out: np.ndarray, voxel_size, h: float) -> np.ndarray:
+    if output == "boundaries2d":
+        return per_section(seeded_watershed, out[0], voxel_size=voxel_size[1:], h=h)
+    if output == "affs2d":
+        return per_section(watershed_from_affinities, out, voxel_size=voxel_size[1:], h=h)
+    return watershed_from_affinities(out, voxel_size=voxel_size, h=h)
+
+
+def _agglomerate(affs: np.ndarray, voxel_size, threshold: float) -> np.ndarray:
+    from .segment import agglomerate, fragments
+
+    return next(agglomerate(affs, fragments(affs, voxel_size=voxel_size, min_size=MIN_SIZE),
+                            thresholds=[threshold]))
+
+
+def _best_threshold(affs: np.ndarray, volume: _Volume, thresholds) -> float:
+    """The agglomeration threshold with the lowest VOI total on ``volume``."""
+    from .agglomeration import sweep
+    from .segment import fragments
+
+    frags = fragments(affs, voxel_size=volume.voxel_size, min_size=MIN_SIZE)
+    return float(sweep(affs, frags, volume.labels, thresholds=thresholds).best)
+
+
+def _score(method: str, segmentation: str, labels, seg, seconds: float, verbose: bool) -> Row:
+    s = evaluate.evaluate(labels, seg)
+    row = Row(method, segmentation, float(s.voi_split), float(s.voi_merge), float(s.arand),
+              float(seconds))
+    if verbose:
+        print(f"{row.method} + {row.segmentation}: VOI {row.voi_split:.3f} split, "
+              f"{row.voi_merge:.3f} merge, ARAND {row.arand:.3f}, {row.seconds:.1f} s",
+              file=sys.stderr)
+    return row
+
+
+# --- the table as markdown, and README's copy of it ---------------------------------------------
+
+
+def machine_note(device: str | None = None) -> str:
+    """One line for under the table: where the times were measured, and that they vary."""
+    import torch
+
+    from .env import select_device
+
+    device = select_device(device)
+    where = (f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} "
+             "torch threads")
+    if device != "cpu":
+        where = f"{device}, {where}"
+    return (f"Times: prediction + segmentation of the test volume on {where} (made by "
+            "`mbl-seg leaderboard`); they vary from machine to machine and run to run.")
+
+
+def markdown(rows: Sequence[Row], *, note: str | None = None) -> str:
+    """The rows as a markdown table (3 decimals, times to 0.1 s), with ``note`` under it.
+
+    >>> print(markdown([Row("3D U-Net", "watershed", 1.25, 0.5, 0.3, 12.34)]))
+    | method | segmentation | VOI split | VOI merge | VOI total | ARAND | time (s) |
+    |---|---|--:|--:|--:|--:|--:|
+    | 3D U-Net | watershed | 1.250 | 0.500 | 1.750 | 0.300 | 12.3 |
+    """
+    if isinstance(rows, Row) or not all(isinstance(r, Row) for r in rows):
+        raise TypeError("rows must be a list of leaderboard.Row (as final_table returns)")
+    lines = ["| " + " | ".join(HEADER) + " |", "|---|---|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        cells = [r.method, r.segmentation, f"{r.voi_split:.3f}", f"{r.voi_merge:.3f}",
+                 f"{r.voi_total:.3f}", f"{r.arand:.3f}", f"{r.seconds:.1f}"]
+        if any("|" in c for c in cells[:2]):
+            raise ValueError(f"a method or segmentation name holds a '|': {cells[:2]}")
+        lines.append("| " + " | ".join(cells) + " |")
+    if note:
+        lines += ["", note.strip()]
+    return "\n".join(lines)
+
+
+def _block_span(text: str) -> tuple[int, int]:
+    """Where the text between the two markers starts and ends; ValueError if not once each."""
+    counts = text.count(START), text.count(END)
+    if counts != (1, 1) or text.index(START) > text.index(END):
+        raise ValueError(f"the text must hold the markers {START} and {END} once each, in that "
+                         f"order (found {counts[0]} and {counts[1]}); add them where the table "
+                         "should go")
+    return text.index(START) + len(START), text.index(END)
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with what lies between the leaderboard markers replaced by ``block``.
+
+    Nothing outside the markers changes; the markers stay.
+
+    >>> replace_block("a\\n<!-- leaderboard:start -->\\nold\\n<!-- leaderboard:end -->\\nb", "new")
+    'a\\n<!-- leaderboard:start -->\\nnew\\n<!-- leaderboard:end -->\\nb'
+    """
+    if not isinstance(text, str) or not isinstance(block, str):
+        raise TypeError("text and block must be str")
+    start, end = _block_span(text)
+    return text[:start] + "\n" + block.strip("\n") + "\n" + text[end:]
+
+
+def update_readme(path: str | Path, block: str) -> Path:
+    """Write ``block`` between the leaderboard markers of the file ``path`` (e.g. README.md)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no file {path} to put the table in")
+    text = path.read_text(encoding="utf-8")
+    try:
+        new = replace_block(text, block)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    path.write_text(new, encoding="utf-8")
+    return path
+
+
+def read_table(text: str) -> list[Row]:
+    """The rows of the table between the markers of ``text`` (e.g. README.md's), as Rows.
+
+    The inverse of :func:`markdown` up to its rounding: compare a README with a
+    fresh :func:`final_table` to see whether it is up to date.
+    """
+    start, end = _block_span(text)
+    rows = []
+    for line in text[start:end].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != len(HEADER) or tuple(cells) == HEADER or re.fullmatch(r"[-:]*", cells[2]):
+            continue
+        numbers = [float(c) for c in cells[2:]]
+        rows.append(Row(cells[0], cells[1], numbers[0], numbers[1], numbers[3], numbers[4]))
+    return rows
