@@ -21,9 +21,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # Sub-modules load on first use (PEP 562): ``import mbl_seg`` stays cheap, and
 # the ground floor (data, io, targets, ...) never pulls in torch, numba or matplotlib.
 _SUBMODULES = (
-    "checkpoints", "checks", "cli", "data", "env", "errors", "evaluate", "features", "io",
-    "leaderboard", "losses", "malis", "models", "notebooks", "pipeline", "pixel_classifier",
-    "predict", "segment", "targets", "torch_targets", "train", "viz",
+    "agglomeration", "blockwise", "checkpoints", "checks", "cli", "data", "env", "errors",
+    "evaluate", "features", "graphdb", "io", "leaderboard", "losses", "malis", "models",
+    "notebooks", "pipeline", "pixel_classifier", "predict", "rag", "segment", "targets", "torch_targets", "train", "viz",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

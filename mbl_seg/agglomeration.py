@@ -33,7 +33,7 @@ from ._validate import as_labels, as_number, same_shape
 from .evaluate import Table, arand_from_table, contingency_table, voi_from_table
 from .rag import BINS, RegionGraph, _graph, checked_inputs, dense_ids, edge_quantile
 
-__all__ = ["agglomerate", "merge_history", "MergeHistory", "sweep", "Sweep"]
+__all__ = ["agglomerate", "agglomerate_graph", "merge_history", "MergeHistory", "sweep", "Sweep"]
 
 _SCORINGS = ("mean", "quantile")
 
@@ -93,6 +93,58 @@ def _segmentations(merger: _Merger, dense: np.ndarray, thresholds: list[float]
         merger.merge_below(threshold)
         # np.take without bounds checks: dense only holds indices into ids (5x faster)
         yield np.take(merger.relabel(), dense, mode="clip")
+
+
+def agglomerate_graph(graph: RegionGraph, *, thresholds: Sequence[float], scoring: str = "mean",
+                      quantile: float = 0.5) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`agglomerate` on a region graph alone: yield a fragment-to-segment table per threshold.
+
+    For volumes that do not fit in memory, the graph is all agglomeration
+    needs (:mod:`mbl_seg.blockwise` gathers it block by block); the volume is
+    relabelled later, block by block, with the table.
+
+    Parameters
+    ----------
+    graph : RegionGraph
+        From :func:`mbl_seg.rag.region_graph` or :func:`mbl_seg.rag.combine`;
+        its ``sizes`` name every fragment (fragments without edges stay alone).
+    thresholds, scoring, quantile :
+        As for :func:`agglomerate` (quantile scoring needs the graph's histograms).
+
+    Returns
+    -------
+    iterator of (ids, segments), two (N,) ndarrays of uint64
+        The sorted fragment ids and, for each, the smallest fragment id of its
+        segment: the same merges, in the same order, as :func:`agglomerate`.
+
+    Examples
+    --------
+    >>> from mbl_seg.rag import region_graph
+    >>> frags = np.array([[1, 2, 3]], np.uint64)
+    >>> affs = np.zeros((2, 1, 3), np.float32); affs[1, 0, 1] = 0.9; affs[1, 0, 2] = 0.3
+    >>> [s.tolist() for _, s in agglomerate_graph(region_graph(affs, frags), thresholds=[0.5])]
+    [[1, 1, 3]]
+    """
+    thresholds = _as_thresholds(thresholds)
+    if not isinstance(graph, RegionGraph):
+        raise TypeError(f"graph must be a RegionGraph (mbl_seg.rag.region_graph), got "
+                        f"{type(graph).__name__}")
+    if scoring not in _SCORINGS:
+        raise ValueError(f"scoring must be one of {_SCORINGS}, got {scoring!r}")
+    if scoring == "quantile" and graph.histogram is None:
+        raise ValueError("quantile scoring needs a graph with histograms: build it with "
+                         "region_graph(..., bins=256)")
+    ids = np.union1d(np.fromiter(graph.sizes, np.uint64, len(graph.sizes)),
+                     np.asarray(graph.edges, np.uint64).ravel()).astype(np.uint64)
+    ids = ids[ids != 0]
+    merger = _Merger(graph, ids, scoring, quantile)
+    return _tables(merger, thresholds)
+
+
+def _tables(merger: _Merger, thresholds: list[float]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for threshold in thresholds:
+        merger.merge_below(threshold)
+        yield merger.ids, merger.relabel()
 
 
 def merge_history(affs: np.ndarray, fragments: np.ndarray, *, scoring: str = "mean",

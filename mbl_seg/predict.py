@@ -27,7 +27,7 @@ from ._validate import as_number, as_offset, as_voxel_size
 from .env import select_device, use_amp
 from .pipeline import normalize
 
-__all__ = ["Block", "scan_blocks", "predict", "predict_blocks"]
+__all__ = ["Block", "scan_blocks", "predict", "predict_blocks", "block_predictor"]
 
 # output voxels per block when none is given: (z, y, x), rounded to the net's pooling step
 _DEFAULT_BLOCK = (32, 128, 128)
@@ -469,3 +469,52 @@ def predict_blocks(model: torch.nn.Module, raw, *, block_shape: Sequence[int] | 
                 result[(slice(None), *write)] = values[(slice(None), *keep)]
             bar.update(len(writes))
     return result
+
+
+def block_predictor(model: torch.nn.Module, shape: Sequence[int], block_shape: Sequence[int], *,
+                    device: str | None = None, amp: bool | None = None,
+                    activation: Callable[[torch.Tensor], torch.Tensor] | None = torch.sigmoid
+                    ) -> Callable[[Any, tuple[slice, ...]], np.ndarray]:
+    """One block of :func:`predict_blocks` at a time, for workers that are handed blocks.
+
+    Returns ``f(raw, write)``: the (C, ...) output for the voxels ``write``
+    (slices of a block of the grid ``block_shape`` cuts a volume of ``shape``
+    into, the last ones possibly smaller), read from ``raw`` with the context
+    the net needs: the same numbers as :func:`predict_blocks` and
+    :func:`predict` give there.
+
+    Examples
+    --------
+    >>> from mbl_seg.models import UNet
+    >>> net = UNet(dims=3, depth=2, base_features=2, seed=0)
+    >>> raw = np.random.default_rng(0).integers(0, 256, (20, 40, 40), dtype=np.uint8)
+    >>> f = block_predictor(net, raw.shape, (8, 16, 16), device="cpu")
+    >>> part = f(raw, (slice(16, 20), slice(16, 32), slice(32, 40)))
+    >>> whole = predict(net, raw, device="cpu")
+    >>> part.shape, bool(np.allclose(part, whole[:, 16:20, 16:32, 32:40], atol=1e-5))
+    ((1, 4, 16, 8), True)
+
+    Used in: notebooks/08_scaling_up (through :mod:`mbl_seg.blockwise`).
+    """
+    spatial = tuple(int(s) for s in shape)
+    block = _block_shape(model, block_shape, spatial)
+    scan = _plan(model, spatial, block)
+    device = select_device(device)
+    amp = use_amp(amp, device)
+
+    def one_block(raw, write: tuple[slice, ...]) -> np.ndarray:
+        raw, _, _ = _check_raw(raw)
+        channels = _layout(model, raw)
+        if tuple(raw.shape[channels:]) != spatial:
+            raise ValueError(f"raw has spatial shape {tuple(raw.shape[channels:])}, this "
+                             f"predictor was made for {spatial}")
+        start = _window_start(write, scan)
+        x = normalize(_read_window(raw, start, scan, channels))
+        with _running(model, device, amp):
+            y = model(torch.from_numpy(x if channels else x[None])[None].to(device)).float()
+            y = (activation(y) if activation is not None else y)[0].cpu().numpy()
+        keep = tuple(slice(w.start - a - o, w.stop - a - o)
+                     for w, a, o in zip(write, start, scan.origin))
+        return y[(slice(None), *keep)]
+
+    return one_block

@@ -26,7 +26,7 @@ from ._validate import as_affinities, as_labels, as_number
 from .evaluate import contingency_table
 from .targets import as_offsets, nearest_offsets, offset_slices
 
-__all__ = ["RegionGraph", "region_graph", "edge_quantile", "dense_ids", "same_object"]
+__all__ = ["RegionGraph", "region_graph", "combine", "edge_quantile", "dense_ids", "same_object"]
 
 BINS = 256  # affinity histogram bins per edge, as waterz's histogram quantiles
 
@@ -103,6 +103,48 @@ def region_graph(affs: np.ndarray, fragments: np.ndarray, *,
     affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
     ids, dense = dense_ids(fragments)
     return _graph(affs, ids, dense, offsets, bins)
+
+
+def combine(graphs: Sequence[RegionGraph]) -> RegionGraph:
+    """One graph from parts of it: the contacts of the same pair in several parts are pooled.
+
+    The statistics of a contact face are sums (contacts, affinity sum,
+    histogram), so the graph of a volume is the sum of the graphs of its
+    pieces, as long as every contact is counted in exactly one piece (how
+    the block-wise pipeline of :mod:`mbl_seg.blockwise` builds the graph of a
+    volume that never sits in memory). Fragment sizes add up too. Histograms
+    are kept only if every part has them.
+
+    Examples
+    --------
+    >>> a = region_graph(np.ones((2, 1, 2)), np.array([[1, 2]], np.uint64))
+    >>> b = region_graph(np.full((2, 1, 2), 0.5), np.array([[1, 2]], np.uint64))
+    >>> g = combine([a, b])
+    >>> g.edges.tolist(), g.contacts.tolist(), g.mean_affinity.tolist(), g.sizes
+    ([[1, 2]], [2], [0.75], {1: 2, 2: 2})
+    """
+    graphs = list(graphs)
+    if not graphs or not all(isinstance(g, RegionGraph) for g in graphs):
+        raise TypeError("combine takes a non-empty sequence of RegionGraph (from region_graph)")
+    edges = np.concatenate([np.asarray(g.edges, np.uint64).reshape(-1, 2) for g in graphs])
+    pairs, inverse = (np.unique(edges, axis=0, return_inverse=True) if len(edges)
+                      else (edges, np.zeros(0, np.intp)))
+    inverse = inverse.ravel()
+    contacts = np.bincount(inverse, np.concatenate([g.contacts for g in graphs]),
+                           minlength=len(pairs)).astype(np.int64)
+    total = np.bincount(inverse, np.concatenate([g.affinity_sum for g in graphs]),
+                        minlength=len(pairs))
+    histogram = None
+    if all(g.histogram is not None for g in graphs):
+        stacked = np.concatenate([g.histogram for g in graphs])
+        histogram = np.zeros((len(pairs), stacked.shape[1]), np.int64)
+        np.add.at(histogram, inverse, stacked)
+        histogram = histogram.astype(np.int32)
+    sizes: dict = {}
+    for g in graphs:
+        for i, n in g.sizes.items():
+            sizes[i] = sizes.get(i, 0) + n
+    return RegionGraph(pairs.astype(np.uint64), contacts, total, histogram, sizes)
 
 
 def same_object(graph: RegionGraph, fragments: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -199,3 +199,33 @@ def test_bad_options_are_explained_at_the_call_not_at_the_first_segmentation():
         agglomerate(affs, frags, thresholds=[0.5, 0.2])
     with pytest.raises(ValueError, match="do not match"):
         agglomerate(affs[:, :5], frags, thresholds=[0.5])
+
+
+@pytest.mark.parametrize("scoring", ["mean", "quantile"])
+def test_agglomerating_the_graph_alone_gives_the_same_segmentation(scoring):
+    from mbl_seg.agglomeration import agglomerate_graph
+    from mbl_seg.rag import BINS, region_graph
+
+    rng = np.random.default_rng(3)
+    frags = rng.integers(1, 30, (6, 9, 9)).astype(np.uint64)
+    affs = rng.random((3, 6, 9, 9)).astype(np.float32)
+    graph = region_graph(affs, frags, bins=BINS)
+    thresholds = [0.2, 0.5, 0.8]
+    for seg, (ids, segments) in zip(agglomerate(affs, frags, thresholds=thresholds,
+                                                scoring=scoring),
+                                    agglomerate_graph(graph, thresholds=thresholds,
+                                                      scoring=scoring)):
+        assert np.array_equal(segments[np.searchsorted(ids, frags)], seg)
+
+
+def test_agglomerate_graph_explains_bad_input():
+    from mbl_seg.agglomeration import agglomerate_graph
+    from mbl_seg.rag import region_graph
+
+    g = region_graph(np.ones((2, 1, 3)), np.array([[1, 1, 2]], np.uint64), bins=None)
+    with pytest.raises(TypeError, match="RegionGraph"):
+        agglomerate_graph("graph", thresholds=[0.5])
+    with pytest.raises(ValueError, match="histograms"):
+        agglomerate_graph(g, thresholds=[0.5], scoring="quantile")
+    with pytest.raises(ValueError, match="increase"):
+        agglomerate_graph(g, thresholds=[0.5, 0.2])

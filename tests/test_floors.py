@@ -6,7 +6,7 @@ import sys
 import pytest
 
 GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd", "rag",
-                "agglomeration")
+                "agglomeration", "graphdb")
 
 BLOCK_TORCH = """
 import sys

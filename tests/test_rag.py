@@ -137,3 +137,42 @@ def test_same_object_follows_each_fragments_largest_overlap():
     assert same[(3, 4)] is False  # 4 is background: never "the same object"
     with pytest.raises(ValueError, match="same shape"):
         same_object(graph, frags, truth[:, :4])
+
+
+@pytest.mark.parametrize("bins", [None, BINS])
+def test_graph_of_a_volume_is_the_combined_graphs_of_its_pieces(bins):
+    """Cut the contacts among pieces (each counted once): combine gives the whole graph back."""
+    from mbl_seg.rag import combine
+
+    affs, frags = _random_case((9, 10, 11), 12, 7)
+    whole = region_graph(affs, frags, bins=bins)
+    parts = []
+    for k, offset in enumerate(nearest_offsets(3)):
+        for lo, hi in ((0, 5), (4, 10)):  # two slabs along y that overlap by the one row a
+            # contact from row 4 to row 5 needs; contacts are counted from their later voxel
+            a = affs[k:k + 1, :, lo:hi]
+            f = frags[:, lo:hi].copy()
+            if lo > 0 and offset[1] == 0:  # the first row of the second slab only lends partners
+                a = a[:, :, 1:]
+                f = f[:, 1:]
+            parts.append(region_graph(a, f, offsets=[offset], bins=bins))
+    combined = combine(parts)
+    assert combined.edges.tolist() == whole.edges.tolist()
+    assert combined.contacts.tolist() == whole.contacts.tolist()
+    np.testing.assert_allclose(combined.affinity_sum, whole.affinity_sum, rtol=1e-12)
+    if bins is None:
+        assert combined.histogram is None
+    else:
+        assert np.array_equal(combined.histogram, whole.histogram)
+
+
+def test_combine_sums_sizes_and_refuses_what_is_not_a_graph():
+    from mbl_seg.rag import combine
+
+    g = region_graph(np.ones((2, 1, 3)), np.array([[1, 1, 2]], np.uint64))
+    assert combine([g, g]).sizes == {1: 4, 2: 2}
+    assert combine([g, g]).contacts.tolist() == [2]
+    with pytest.raises(TypeError, match="RegionGraph"):
+        combine([])
+    with pytest.raises(TypeError, match="RegionGraph"):
+        combine([g, "graph"])

@@ -1,0 +1,201 @@
+"""A region adjacency graph gathered block by block, in one SQLite file.
+
+The block-wise pipeline (:mod:`mbl_seg.blockwise`) never holds the whole
+volume, so the graph of its fragments is written piece by piece: every block
+stores the sizes of its fragments and the contact statistics it counted
+(each contact is counted by exactly one block), and
+:meth:`GraphDB.region_graph` pools the pieces into the graph of the volume
+(:func:`mbl_seg.rag.combine`). SQLite comes with Python, needs no server and
+lets several worker processes write at once (each write is one transaction);
+a block's rows are replaced as a whole, so a block that runs twice (after an
+interruption) leaves the same rows as one that ran once.
+
+The same file keeps the fragment-to-segment tables of the agglomeration and a
+log of which worker did which block when (what notebook 08 plots).
+
+Used in: notebooks/08_scaling_up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import as_number
+from .rag import RegionGraph, combine
+
+__all__ = ["GraphDB", "BlockRecord"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    block INTEGER NOT NULL, id INTEGER NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY (block, id));
+CREATE TABLE IF NOT EXISTS edges (
+    block INTEGER NOT NULL, u INTEGER NOT NULL, v INTEGER NOT NULL,
+    contacts INTEGER NOT NULL, affinity_sum REAL NOT NULL, histogram BLOB,
+    PRIMARY KEY (block, u, v));
+CREATE TABLE IF NOT EXISTS lookup (
+    name TEXT NOT NULL, fragment INTEGER NOT NULL, segment INTEGER NOT NULL,
+    PRIMARY KEY (name, fragment));
+CREATE TABLE IF NOT EXISTS runs (
+    run INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, note TEXT);
+CREATE TABLE IF NOT EXISTS blocks (
+    run INTEGER NOT NULL, task TEXT NOT NULL, block INTEGER NOT NULL, worker INTEGER NOT NULL,
+    pid INTEGER NOT NULL, start REAL NOT NULL, stop REAL NOT NULL, voxels INTEGER NOT NULL);
+"""
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+class BlockRecord(NamedTuple):
+    """Which worker did one block of one task, when (seconds since the epoch), on how many voxels."""
+
+    run: int
+    task: str
+    block: int
+    worker: int
+    pid: int
+    start: float
+    stop: float
+    voxels: int
+
+
+class GraphDB:
+    """The graph of a block-wise run, stored in the SQLite file ``path`` (made if missing).
+
+    Every method opens its own short connection, so a ``GraphDB`` can be
+    handed to worker processes (it pickles as its path).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from mbl_seg.rag import region_graph
+    >>> db = GraphDB(os.path.join(tempfile.mkdtemp(), "graph.sqlite"))
+    >>> frags = np.array([[1, 1, 2]], np.uint64)
+    >>> db.write_block(0, region_graph(np.ones((2, 1, 3)), frags))
+    >>> g = db.region_graph()
+    >>> g.edges.tolist(), g.contacts.tolist(), g.sizes
+    ([[1, 2]], [1], {1: 2, 2: 1})
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_file():
+            raise ValueError(f"{self.path} exists and is not a file: expected the path of an "
+                             "SQLite graph file (made if missing)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"GraphDB({str(self.path)!r})"
+
+    def __reduce__(self):
+        return (GraphDB, (str(self.path),))
+
+    def _connect(self) -> sqlite3.Connection:
+        # several workers write at once: wait for the lock rather than fail, and let
+        # readers go on while one writes (write-ahead log)
+        db = sqlite3.connect(self.path, timeout=120.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    # -- the graph ----------------------------------------------------------------------
+
+    def write_block(self, block: int, graph: RegionGraph) -> None:
+        """Store (replace) the fragments and contacts that block ``block`` counted."""
+        block = as_number(block, "block", integer=True, nonnegative=True)
+        if not isinstance(graph, RegionGraph):
+            raise TypeError(f"graph must be a RegionGraph, got {type(graph).__name__}")
+        edges = np.asarray(graph.edges, np.uint64).reshape(-1, 2)
+        if edges.size and int(edges.max()) > _INT64_MAX:
+            raise ValueError(f"fragment ids must fit in int64 for SQLite, got {int(edges.max())}")
+        hist = graph.histogram
+        rows = [(block, int(u), int(v), int(c), float(s),
+                 None if hist is None else np.ascontiguousarray(hist[i], np.int32).tobytes())
+                for i, ((u, v), c, s) in enumerate(zip(edges.tolist(), graph.contacts.tolist(),
+                                                       graph.affinity_sum.tolist()))]
+        nodes = [(block, int(i), int(n)) for i, n in graph.sizes.items()]
+        with self._connect() as db:  # one transaction: the block's rows change all at once
+            db.execute("DELETE FROM edges WHERE block = ?", (block,))
+            db.execute("DELETE FROM nodes WHERE block = ?", (block,))
+            db.executemany("INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO nodes VALUES (?, ?, ?)", nodes)
+
+    def blocks_written(self) -> list[int]:
+        """The blocks whose fragments are stored, sorted."""
+        with self._connect() as db:
+            return [b for (b,) in db.execute("SELECT DISTINCT block FROM nodes ORDER BY block")]
+
+    def region_graph(self) -> RegionGraph:
+        """The graph of the whole volume: every block's part, pooled."""
+        with self._connect() as db:
+            nodes = db.execute("SELECT id, size FROM nodes").fetchall()
+            edges = db.execute("SELECT u, v, contacts, affinity_sum, histogram FROM edges "
+                               "ORDER BY u, v").fetchall()
+        sizes = {int(i): int(n) for i, n in nodes}
+        if not edges:
+            return RegionGraph(np.zeros((0, 2), np.uint64), np.zeros(0, np.int64),
+                               np.zeros(0), None, sizes)
+        u, v, c, s, h = zip(*edges)
+        hist = None
+        if all(x is not None for x in h):
+            hist = np.frombuffer(b"".join(h), np.int32).reshape(len(h), -1)
+        part = RegionGraph(np.stack([np.array(u, np.uint64), np.array(v, np.uint64)], axis=1),
+                           np.array(c, np.int64), np.array(s, np.float64), hist, sizes)
+        return combine([part])
+
+    # -- agglomeration results ------------------------------------------------------------
+
+    def write_lookup(self, name: str, fragments: np.ndarray, segments: np.ndarray) -> None:
+        """Store (replace) the fragment-to-segment table ``name``."""
+        fragments, segments = np.asarray(fragments), np.asarray(segments)
+        if fragments.shape != segments.shape or fragments.ndim != 1:
+            raise ValueError(f"fragments and segments must be two 1D arrays of one length, got "
+                             f"shapes {fragments.shape} and {segments.shape}")
+        rows = [(name, int(f), int(s)) for f, s in zip(fragments.tolist(), segments.tolist())]
+        with self._connect() as db:
+            db.execute("DELETE FROM lookup WHERE name = ?", (name,))
+            db.executemany("INSERT INTO lookup VALUES (?, ?, ?)", rows)
+
+    def read_lookup(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The table ``name`` as (fragments sorted, segments), uint64; KeyError if there is none."""
+        with self._connect() as db:
+            rows = db.execute("SELECT fragment, segment FROM lookup WHERE name = ? "
+                              "ORDER BY fragment", (name,)).fetchall()
+        if not rows:
+            raise KeyError(f"no lookup table {name!r} in {self.path}: run the agglomeration first")
+        table = np.array(rows, np.uint64)
+        return table[:, 0], table[:, 1]
+
+    # -- who did what ----------------------------------------------------------------------
+
+    def start_run(self, note: str = "") -> int:
+        """A new run number (block records carry it)."""
+        with self._connect() as db:
+            return int(db.execute("INSERT INTO runs (started, note) VALUES (?, ?)",
+                                  (time.time(), note)).lastrowid)
+
+    def log_block(self, record: BlockRecord) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tuple(record))
+
+    def block_log(self, run: int | None = None, task: str | None = None) -> list[BlockRecord]:
+        """Block records, of one run and/or one task if given, in the order they finished."""
+        query, args = "SELECT * FROM blocks", []
+        where = [(c, a) for c, a in (("run", run), ("task", task)) if a is not None]
+        if where:
+            query += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)
+            args = [a for _, a in where]
+        with self._connect() as db:
+            return [BlockRecord(*r) for r in db.execute(query + " ORDER BY stop", args)]
+
+    def runs(self) -> list[int]:
+        with self._connect() as db:
+            return [r for (r,) in db.execute("SELECT run FROM runs ORDER BY run")]
+
