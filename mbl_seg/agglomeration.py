@@ -33,7 +33,7 @@ from ._validate import as_labels, as_number, same_shape
 from .evaluate import Table, arand_from_table, contingency_table, voi_from_table
 from .rag import BINS, RegionGraph, _graph, checked_inputs, dense_ids, edge_quantile
 
-__all__ = ["agglomerate", "agglomerate_graph", "merge_history", "MergeHistory", "sweep", "Sweep"]
+__all__ = ["MergeHistory", "Sweep", "agglomerate", "agglomerate_graph", "merge_history", "sweep"]
 
 _SCORINGS = ("mean", "quantile")
 

@@ -44,7 +44,7 @@ import numpy as np
 from ._validate import as_number, as_voxel_size
 from .graphdb import BlockRecord, GraphDB
 
-__all__ = ["STAGES", "BlockGrid", "run", "Run", "single_process", "throughput", "Throughput"]
+__all__ = ["STAGES", "BlockGrid", "Run", "Throughput", "run", "single_process", "throughput"]
 
 STAGES = ("predict", "fragments", "edges", "agglomerate", "relabel")
 HOST = "127.0.0.1"  # daisy listens on every interface unless told; workers here are local
@@ -391,7 +391,8 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         network: str = "05_affs3d_fly", block_shape: Sequence[int] = (32, 128, 128),
         context: Sequence[int] = (8, 16, 16), min_size: int = 100, threshold: float = 0.55,
         scoring: str = "mean", workers: int = 2, stages: Sequence[str] = STAGES,
-        device: str | None = None, progress: bool = True, multiprocessing: bool = True) -> Run:
+        device: str | None = None, progress: bool = True, multiprocessing: bool = True,
+        host: str = HOST) -> Run:
     """Run the block-wise pipeline (or some of its steps) on ``raw``, in ``directory``.
 
     Parameters
@@ -428,6 +429,11 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         A progress bar per task and daisy's summary at the end.
     multiprocessing : bool
         False: every block in this process, one after the other (for debugging).
+    host : str
+        The address daisy's server listens on and tells its workers: 127.0.0.1
+        keeps it private to this machine (daisy alone would listen on every
+        interface). Workers on other machines (a cluster) need an address of
+        this machine that they can reach.
 
     Returns
     -------
@@ -450,6 +456,8 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     if isinstance(stages, str) or not set(stages) <= set(STAGES):
         raise ValueError(f"stages must be a sequence out of {STAGES}, got {stages!r}")
     stages = [s for s in STAGES if s in stages]
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"host must be an address as a string, e.g. '127.0.0.1', got {host!r}")
     if any(b % 4 for b in block):
         raise ValueError(f"block_shape {block} must be a multiple of the network's pooling step "
                          "(4) along every axis")
@@ -470,7 +478,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     daisy.logging.set_log_basedir(directory / "logs")
     started = time.perf_counter()
     pipeline = _tasks(job, stages, workers, directory, progress)
-    states = daisy.run_blockwise(pipeline, multiprocessing=multiprocessing, host=HOST,
+    states = daisy.run_blockwise(pipeline, multiprocessing=multiprocessing, host=host,
                                  progress=progress, summary=progress, return_states=True)
     failed = {k: s.last_worker_error or (f"{s.completed_count} of {s.total_block_count} blocks "
                                          f"done, {s.failed_count} failed, {s.orphaned_count} "

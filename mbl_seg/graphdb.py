@@ -28,7 +28,7 @@ import numpy as np
 from ._validate import as_number
 from .rag import RegionGraph, combine
 
-__all__ = ["GraphDB", "BlockRecord"]
+__all__ = ["BlockRecord", "GraphDB"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (

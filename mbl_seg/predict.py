@@ -27,7 +27,7 @@ from ._validate import as_number, as_offset, as_voxel_size
 from .env import select_device, use_amp
 from .pipeline import normalize
 
-__all__ = ["Block", "scan_blocks", "predict", "predict_blocks", "block_predictor"]
+__all__ = ["Block", "block_predictor", "predict", "predict_blocks", "scan_blocks"]
 
 # output voxels per block when none is given: (z, y, x), rounded to the net's pooling step
 _DEFAULT_BLOCK = (32, 128, 128)

@@ -26,7 +26,7 @@ from ._validate import as_affinities, as_labels, as_number
 from .evaluate import contingency_table
 from .targets import as_offsets, nearest_offsets, offset_slices
 
-__all__ = ["RegionGraph", "region_graph", "combine", "edge_quantile", "dense_ids", "same_object"]
+__all__ = ["RegionGraph", "combine", "dense_ids", "edge_quantile", "region_graph", "same_object"]
 
 BINS = 256  # affinity histogram bins per edge, as waterz's histogram quantiles
 

@@ -17,7 +17,7 @@ from mbl_seg.graphdb import GraphDB
 from mbl_seg.rag import region_graph
 
 SHAPE, BLOCK = (24, 128, 128), (12, 64, 64)  # 8 blocks
-SETTINGS = dict(block_shape=BLOCK, threshold=0.55, min_size=100, progress=False)
+SETTINGS = {"block_shape": BLOCK, "threshold": 0.55, "min_size": 100, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,9 @@ def _non_loopback_address():
 
 def _listening_addresses(port: int) -> list[str]:
     addresses = []
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+    with open("/proc/net/tcp") as table:
+        lines = table.read().splitlines()[1:]
+    for line in lines:
         local, state = line.split()[1], line.split()[3]
         host, p = local.split(":")
         if state == "0A" and int(p, 16) == port:
@@ -156,7 +158,8 @@ def _listening_addresses(port: int) -> list[str]:
 
 def _daisy_port(pid: int) -> int | None:
     try:
-        env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            env = environ.read().split(b"\0")
     except OSError:
         return None
     for item in env:
@@ -175,8 +178,7 @@ def test_killed_half_way_a_run_resumes_redoing_only_unfinished_blocks(finished, 
     While it runs, the daisy server listens on 127.0.0.1 only."""
     run, _ = finished
     directory = tmp_path / "run"
-    settings = {k: v for k, v in SETTINGS.items()}
-    script = _SCRIPT.format(shape=SHAPE, settings=settings)
+    script = _SCRIPT.format(shape=SHAPE, settings=SETTINGS)
     process = subprocess.Popen([sys.executable, "-c", script, str(directory)],
                                start_new_session=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

@@ -98,7 +98,8 @@ BUILT_ON = {"02_deep_boundaries": ["center_crop", "balance_weights"],
             "03_affinities": ["my_affinities"],
             "05_3d_unet": ["my_missing_sections", "my_output_shape_3d", "my_scan_blocks"],
             "06_lsds": ["my_centre_offsets", "my_mtlsd_loss"],
-            "07_agglomeration": ["my_merge_edges"]}
+            "07_agglomeration": ["my_merge_edges"],
+            "08_scaling_up": ["my_read_region", "my_overhead"]}
 
 
 @pytest.mark.parametrize("stem, names", BUILT_ON.items())

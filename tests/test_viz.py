@@ -394,3 +394,44 @@ def test_threshold_explorer_redraws_when_the_slider_moves():
         viz.threshold_explorer(raw, [s[:5] for s in segs], _sweep(), voxel_size=(4, 4))
     with pytest.raises(TypeError, match="voxel_size"):
         viz.threshold_explorer(raw, segs, _sweep())
+
+
+def _records():
+    from mbl_seg.graphdb import BlockRecord
+
+    return [BlockRecord(1, task, b, w, 100 + w, t, t + 1.0, 8 * 16 * 16)
+            for task, w0, t0 in (("predict", 0, 0.0), ("fragments", 2, 5.0))
+            for b, (w, t) in enumerate(zip([w0, w0 + 1, w0, w0 + 1],
+                                           [t0, t0, t0 + 1.2, t0 + 1.1]))]
+
+
+def test_block_grid_and_timeline_show_every_block():
+    from mbl_seg.blockwise import BlockGrid
+    from mbl_seg.viz import plot_block_grid, plot_timeline
+
+    grid = BlockGrid((8, 32, 32), (8, 16, 16))
+    raw = np.zeros((8, 32, 32), np.uint8)
+    fig = plot_block_grid(raw, grid, _records(), z=3)
+    assert len(fig.axes) == 2
+    assert all(len(ax.patches) == 4 for ax in fig.axes)  # one tinted square per block
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "block 3\nworker 2" in labels
+    fig = plot_timeline(_records())
+    assert len(fig.axes[0].patches) == 8  # one bar per block
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["predict",
+                                                                           "fragments"]
+
+
+def test_block_figures_explain_bad_input():
+    from mbl_seg.blockwise import BlockGrid
+    from mbl_seg.viz import plot_block_grid, plot_timeline
+
+    grid = BlockGrid((8, 32, 32), (8, 16, 16))
+    with pytest.raises(ValueError, match="no block records"):
+        plot_timeline([])
+    with pytest.raises(TypeError, match="BlockRecord"):
+        plot_timeline([("predict", 0)])
+    with pytest.raises(ValueError, match="differ"):
+        plot_block_grid(np.zeros((8, 16, 16)), grid, _records())
+    with pytest.raises(ValueError, match="section"):
+        plot_block_grid(np.zeros((8, 32, 32)), grid, _records(), z=9)

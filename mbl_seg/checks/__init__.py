@@ -15,6 +15,7 @@ Used in: every exercise notebook.
 from ._core import CheckResult
 from .affinities import check_affinities
 from .agglomeration import check_merge_edges
+from .blockwise import check_overhead, check_read_region
 from .features import check_gradient_magnitude, check_hessian_eigenvalues
 from .losses import check_balance_weights
 from .lsds import check_centre_offsets, check_mtlsd_loss
@@ -33,4 +34,5 @@ __all__ = [
     "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
     "require", "ExerciseNotDone", "check_output_shape_3d", "check_missing_sections",
     "check_scan_blocks", "check_centre_offsets", "check_mtlsd_loss", "check_merge_edges",
+    "check_read_region", "check_overhead",
 ]

@@ -11,6 +11,7 @@ Used in: notebooks/00_setup_and_data and every later notebook.
 
 from ._agglomeration import plot_split_merge, threshold_explorer
 from ._batch import show_batch
+from ._blockwise import plot_block_grid, plot_timeline
 from ._browser import slice_browser
 from ._colors import label_colors, label_rgba, matched_labels
 from ._errors import error_map, show_errors
@@ -20,4 +21,4 @@ from ._training import plot_losses
 
 __all__ = ["label_colors", "label_rgba", "matched_labels", "overlay", "show_panels",
            "slice_browser", "error_map", "show_errors", "plot_losses", "show_batch", "lsd_panels",
-           "plot_split_merge", "threshold_explorer"]
+           "plot_split_merge", "threshold_explorer", "plot_block_grid", "plot_timeline"]
