@@ -51,6 +51,8 @@ bench: setup
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_predict.py
 	$(BIN)/python bench/bench_lsds.py
+	$(BIN)/python bench/bench_agglomerate.py
+	$(BIN)/python bench/bench_blockwise.py
 	$(BIN)/python bench/bench_notebooks.py
 
 clean-venv:

@@ -415,7 +415,7 @@ def test_block_grid_and_timeline_show_every_block():
     assert len(fig.axes) == 2
     assert all(len(ax.patches) == 4 for ax in fig.axes)  # one tinted square per block
     labels = [t.get_text() for t in fig.axes[0].texts]
-    assert "block 3\nworker 2" in labels
+    assert "block 3\nworker 1" in labels  # the worker numbers of the timeline
     fig = plot_timeline(_records())
     assert len(fig.axes[0].patches) == 8  # one bar per block
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["predict",

@@ -78,8 +78,7 @@ def plot_block_grid(raw: np.ndarray, grid, records: Sequence, *, z: int | None =
                                    ys.stop - ys.start, facecolor=(*colour[:3], 0.28),
                                    edgecolor="yellow", lw=1.2))
             ax.text((xs.start + xs.stop) / 2, (ys.start + ys.stop) / 2,
-                    f"block {b}" + (f"\nworker {mine.index(record.worker) + 1}" if record
-                                    else "\nnot done"),
+                    f"block {b}" + (f"\nworker {record.worker}" if record else "\nnot done"),
                     ha="center", va="center", fontsize=8, color="white",
                     bbox={"facecolor": "black", "alpha": 0.45, "pad": 1.5, "lw": 0})
         ax.set_title(f"{task}: {len(done)} blocks by {len(mine)} worker(s)", fontsize=10)
