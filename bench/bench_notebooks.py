@@ -4,12 +4,20 @@ Each notebook runs from a fresh temporary copy (no checkpoints from earlier runs
 so every network is trained) with the course data already cached. The mode is
 whatever `mbl_seg.env` picks on this machine (fast on a CPU), unless given:
 
-    python bench/bench_notebooks.py [--mode fast|full] [notebook names ...]
+    python bench/bench_notebooks.py [--mode fast|full] [--markdown docs/instructors.md]
+                                    [notebook names ...]
+
+``--markdown FILE`` also writes the times as a table between the markers
+``<!-- notebook-times:<mode>:start -->`` and ``<!-- notebook-times:<mode>:end -->``
+of FILE (docs/instructors.md has one pair per mode), so the instructors' timetable
+quotes measured times, not typed ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -22,20 +30,73 @@ from mbl_seg.notebooks import execute_notebook, list_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 # fast-mode budgets on a 2-core CPU (seconds), from the issues that introduced the notebooks
-BUDGETS = {"00": 60, "01": 120, "02": 240, "03": 240, "04": 240, "05": 360, "06": 360, "07": 300, "08": 300}
+BUDGETS = {"00": 60, "01": 120, "02": 240, "03": 240, "04": 240, "05": 360, "06": 360,
+           "07": 300, "08": 300}
+
+
+def markers(mode: str) -> tuple[str, str]:
+    return f"<!-- notebook-times:{mode}:start -->", f"<!-- notebook-times:{mode}:end -->"
+
+
+def times_table(times: list[tuple[str, float]], mode: str, machine: str) -> str:
+    """The measured times as a markdown table, with the machine they were measured on.
+
+    >>> print(times_table([("00_setup_and_data", 12.3), ("01_x", 75.0)], "fast", "2 CPUs"))
+    | notebook | fast mode | budget |
+    |---|--:|--:|
+    | 00_setup_and_data | 12 s | 60 s |
+    | 01_x | 1 min 15 s | 120 s |
+    | **all** | **1 min 27 s** | |
+    <BLANKLINE>
+    Measured by `python bench/bench_notebooks.py --mode fast --markdown ...` on 2 CPUs.
+    """
+    def fmt(seconds: float) -> str:
+        seconds = round(seconds)
+        return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
+
+    lines = [f"| notebook | {mode} mode | budget |", "|---|--:|--:|"]
+    for stem, seconds in times:
+        budget = BUDGETS.get(stem[:2])
+        lines.append(f"| {stem} | {fmt(seconds)} | "
+                     f"{f'{budget} s' if budget and mode == 'fast' else ''} |")
+    lines.append(f"| **all** | **{fmt(sum(s for _, s in times))}** | |")
+    lines += ["", (f"Measured by `python bench/bench_notebooks.py --mode {mode} --markdown ...` "
+                   f"on {machine}.")]
+    return "\n".join(lines)
+
+
+def write_times(path: Path, block: str, mode: str) -> None:
+    """Put ``block`` between the file's markers for ``mode`` (ValueError if they are missing)."""
+    start, end = markers(mode)
+    text = path.read_text(encoding="utf-8")
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"{path} must hold {start} and {end} once each, in that order")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    path.write_text(f"{head}{start}\n{block}\n{end}{tail}", encoding="utf-8")
+
+
+def machine(device: str) -> str:
+    return (f"{os.cpu_count()} CPU cores ({platform.machine()}), device {device}, "
+            f"{time.strftime('%Y-%m-%d')}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="e.g. 02_deep_boundaries (default: all)")
     parser.add_argument("--mode", choices=("fast", "full"))
+    parser.add_argument("--markdown", type=Path, help="write the times into this file's "
+                        "notebook-times markers (e.g. docs/instructors.md)")
     args = parser.parse_args()
+    if args.markdown is not None and not args.markdown.is_file():
+        parser.error(f"--markdown: no file {args.markdown}")
     prepare_datasets(progress=False)
     notebooks = [p for p in list_notebooks(ROOT / "solutions")
                  if not args.names or p.stem in args.names]
     cfg = mbl_seg.env.setup(mode=args.mode, verbose=False)
     print(f"mbl_seg {mbl_seg.__version__}, device {cfg.device}, mode {cfg.mode}")
     missed = 0
+    times = []
     for path in notebooks:
         with tempfile.TemporaryDirectory() as folder:
             copy = Path(folder) / path.name
@@ -47,7 +108,11 @@ def main() -> None:
         verdict = "" if budget is None or cfg.mode != "fast" else (
             f"budget {budget} s: {'met' if seconds <= budget else 'MISSED'}")
         missed += bool(budget and cfg.mode == "fast" and seconds > budget)
-        print(f"  {path.stem:<26} {seconds:6.1f} s   {verdict}")
+        print(f"  {path.stem:<26} {seconds:6.1f} s   {verdict}", flush=True)
+        times.append((path.stem, seconds))
+    if args.markdown is not None:
+        write_times(args.markdown, times_table(times, cfg.mode, machine(cfg.device)), cfg.mode)
+        print(f"times written to {args.markdown}")
     sys.exit(1 if missed else 0)
 
 

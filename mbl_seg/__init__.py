@@ -23,7 +23,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 _SUBMODULES = (
     "agglomeration", "blockwise", "checkpoints", "checks", "cli", "data", "env", "errors",
     "evaluate", "features", "graphdb", "io", "leaderboard", "losses", "malis", "models",
-    "notebooks", "pipeline", "pixel_classifier", "predict", "rag", "segment", "targets", "torch_targets", "train", "viz",
+    "notebooks", "pipeline", "pixel_classifier", "predict", "rag", "segment", "targets",
+    "torch_targets", "train", "viz", "zendo",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from mbl_seg.cli import main
 
 
@@ -34,6 +36,24 @@ def test_make_lab_roots_jupyter_at_the_repository_and_allows_root():
     # solutions/ must be reachable from the notebooks ("Stuck? see solutions/")
     assert "--ServerApp.root_dir=." in line and "default_url=/lab/tree/notebooks" in line
     assert ("--allow-root" in line) == (os.getuid() == 0)
+
+
+@pytest.mark.parametrize("cpu", [False, True])
+def test_make_installs_the_pinned_torch_and_the_cpu_build_when_asked(tmp_path, cpu):
+    """`make ... CPU=1` takes torch from PyTorch's CPU index; the default asks the default index."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Makefile", "pyproject.toml"):  # a copy without .venv: make plans the setup
+        shutil.copy(root / name, tmp_path / name)
+    done = subprocess.run(["make", "-n", "setup", *(["CPU=1"] if cpu else [])], cwd=tmp_path,
+                          capture_output=True, text=True)
+    torch_line = next(ln for ln in done.stdout.splitlines() if '"torch==' in ln)
+    assert "torch==2.13.0" in torch_line
+    assert ("--index-url https://download.pytorch.org/whl/cpu" in torch_line) == cpu
+    lines = done.stdout.splitlines()
+    assert lines.index(torch_line) < next(i for i, ln in enumerate(lines) if "-e " in ln)
 
 
 def test_run_writes_an_executed_copy_and_leaves_the_solution_alone(tmp_path, monkeypatch):

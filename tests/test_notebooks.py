@@ -56,7 +56,7 @@ def test_a_students_filled_in_exercise_does_not_fail_the_suite():
     try:
         work = nbformat.read(str(path), as_version=4)
         todo = next(c for c in work.cells if "raise NotImplementedError" in c.source)
-        todo.source = "def voi_from_table(table):\n    return 0.0, 0.0  # my attempt"
+        todo.source = todo.source.splitlines()[0] + "\n    return None  # my attempt"
         nbformat.write(work, str(path))
         assert _stale_exercises() == []
     finally:

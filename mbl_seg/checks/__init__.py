@@ -26,6 +26,7 @@ from .require import ExerciseNotDone, require
 from .results import expect_between, expect_less
 from .segment import check_seeded_watershed
 from .volumes import check_missing_sections, check_output_shape_3d, check_scan_blocks
+from .zendo import check_zendo_rule
 
 __all__ = [
     "CheckResult", "check_voi_from_table", "check_arand_from_table", "check_hessian_eigenvalues",
@@ -34,5 +35,5 @@ __all__ = [
     "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
     "require", "ExerciseNotDone", "check_output_shape_3d", "check_missing_sections",
     "check_scan_blocks", "check_centre_offsets", "check_mtlsd_loss", "check_merge_edges",
-    "check_read_region", "check_overhead",
+    "check_read_region", "check_overhead", "check_zendo_rule",
 ]

@@ -18,7 +18,9 @@ from ._errors import error_map, show_errors
 from ._lsd import lsd_panels
 from ._panels import overlay, show_panels
 from ._training import plot_losses
+from ._zendo import draw_scenes, zendo_game
 
 __all__ = ["label_colors", "label_rgba", "matched_labels", "overlay", "show_panels",
            "slice_browser", "error_map", "show_errors", "plot_losses", "show_batch", "lsd_panels",
-           "plot_split_merge", "threshold_explorer", "plot_block_grid", "plot_timeline"]
+           "plot_split_merge", "threshold_explorer", "plot_block_grid", "plot_timeline",
+           "draw_scenes", "zendo_game"]

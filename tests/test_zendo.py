@@ -1,0 +1,93 @@
+"""The Zendo opener: examples follow the rule, guesses are checked on every scene."""
+
+import pytest
+
+from mbl_seg import zendo
+
+
+def test_every_scene_is_counted_once():
+    scenes = zendo.all_scenes()
+    assert len(scenes) == len(set(scenes)) == 18 + 171 + 1140  # 1, 2, 3 of 18 kinds
+    assert all(1 <= len(s) <= 3 for s in scenes)
+
+
+@pytest.mark.parametrize("round", range(len(zendo.RULES)))
+def test_examples_are_labelled_by_the_rule_half_and_half(round):
+    rule = zendo.RULES[round]
+    shown = zendo.examples(round, 8, seed=3)
+    assert [f for _, f in shown] == [True, False] * 4
+    assert all(rule.follows(s) == f for s, f in shown)
+    assert zendo.check_rule(rule.follows, round, verbose=False).same
+
+
+def test_the_last_round_cannot_be_told_from_its_confound_by_its_examples():
+    rule = zendo.RULES[-1]
+    assert rule.confound is not None
+    for seed in range(5):
+        assert all(rule.confound(s) == f for s, f in zendo.examples(rule, 8, seed=seed))
+    result = zendo.check_rule(rule.confound, rule, verbose=False)
+    assert not result.same  # but the two rules differ on some scene
+    assert rule.follows(result.counterexample) != rule.confound(result.counterexample)
+    assert "could not tell them apart" in result.message
+
+
+def test_a_wrong_guess_gets_a_scene_where_it_differs(capsys):
+    result = zendo.check_rule(lambda s: len(s) > 1, 0)
+    assert not result.same
+    scene = result.counterexample
+    assert (len(scene) > 1) != zendo.RULES[0].follows(scene)
+    assert result.master_says == zendo.RULES[0].follows(scene)
+    assert "the master says" in capsys.readouterr().out
+
+
+def test_a_guess_that_crashes_is_reported_not_raised():
+    result = zendo.check_rule(lambda s: s[5], 0, verbose=False)
+    assert not result.same and "IndexError" in result.message
+
+
+def test_an_unwritten_rule_says_so():
+    def my_rule(scene):
+        raise NotImplementedError("fill in the TODO")
+
+    result = zendo.check_rule(my_rule, 1, verbose=False)
+    assert not result.same and "not written yet" in result.message
+
+
+@pytest.mark.parametrize("call,error,words", [
+    (lambda: zendo.examples(9), ValueError, "rules"),
+    (lambda: zendo.examples(0, 3), ValueError, "even"),
+    (lambda: zendo.examples("red"), TypeError, "round number"),
+    (lambda: zendo.check_rule("red", 0), TypeError, "function"),
+])
+def test_bad_input_is_explained(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_the_widget_answers_questions_and_judges_guesses():
+    from mbl_seg.viz import zendo_game
+
+    box = zendo_game(0)
+    widgets = list(_walk(box))
+    buttons = {w.description: w for w in widgets if type(w).__name__ == "Button"}
+    dropdowns = [w for w in widgets if type(w).__name__ == "Dropdown"]
+    size, colour, shape = dropdowns[:3]
+    size.value, colour.value, shape.value = "large", "red", "square"
+    buttons["Ask the master"].click()
+    outputs = [w for w in widgets if type(w).__name__ == "Output"]
+    assert any(o.outputs and "image/png" in o.outputs[0].get("data", {}) for o in outputs[1:])
+    guess = dropdowns[-1]
+    guess.value = "there is a circle"
+    buttons["Guess"].click()
+    assert "not the master's rule" in outputs[-1].outputs[0]["text"]
+    guess.value = zendo.RULES[0].name
+    buttons["Guess"].click()
+    assert "✅" in outputs[-1].outputs[0]["text"]
+    with pytest.raises(ValueError, match="round"):
+        zendo_game(7)
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
