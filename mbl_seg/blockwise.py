@@ -149,17 +149,14 @@ def _prepare_arrays(directory: Path, raw: np.ndarray, voxel_size, block, thresho
     """The run's zarr arrays, made once (chunks = blocks, so workers never share a chunk)."""
     import zarr
 
-    from .io import checksum
-
     group = zarr.open_group(str(directory / "volume.zarr"), mode="a")
     attrs = {"voxel_size": list(voxel_size), "offset": [0.0] * 3, "axes": ["z", "y", "x"]}
     if "raw" not in group:
         array = group.create_array("raw", shape=raw.shape, dtype="uint8", chunks=block,
                                    dimension_names=("z", "y", "x"), attributes=attrs)
         array[...] = raw
-    elif checksum(np.asarray(group["raw"][...])) != checksum(raw):
-        raise ValueError(f"{directory / 'volume.zarr'}/raw holds another volume than the raw "
-                         "given: pass a new directory")
+    # a raw of another volume cannot be there: pipeline.json holds its checksum, and
+    # _check_settings refused the directory if it differed
     shape = raw.shape
     wanted = {"affs": ((3, *shape), "float32", (3, *block), ("c", "z", "y", "x")),
               "fragments": (shape, "uint64", block, ("z", "y", "x")),
