@@ -23,7 +23,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install "$(TORCH)" $(TORCH_INDEX)
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[lab,test]"
 	touch $@
 
 setup: $(VENV)/.installed

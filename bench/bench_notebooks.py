@@ -1,11 +1,16 @@
 """Time every solution notebook, executed headless from scratch, against its budget.
 
-Each notebook runs from a fresh temporary copy (no checkpoints from earlier runs,
-so every network is trained) with the course data already cached. The mode is
-whatever `mbl_seg.env` picks on this machine (fast on a CPU), unless given:
+Each notebook runs from a fresh temporary copy with an empty checkpoint folder
+($MBL_SEG_CHECKPOINTS), as on a fresh clone: nothing from earlier runs or other
+notebooks, so every network a notebook trains is trained. The course data are
+made first and not timed. The mode is whatever `mbl_seg.env` picks on this
+machine (fast on a CPU), unless given:
 
     python bench/bench_notebooks.py [--mode fast|full] [--markdown docs/instructors.md]
-                                    [notebook names ...]
+                                    [--in-place] [notebook names ...]
+
+``--in-place`` also saves each executed notebook over the solution it was copied
+from (the committed outputs then come from this cold run).
 
 ``--markdown FILE`` also writes the times as a table between the markers
 ``<!-- notebook-times:<mode>:start -->`` and ``<!-- notebook-times:<mode>:end -->``
@@ -87,6 +92,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=("fast", "full"))
     parser.add_argument("--markdown", type=Path, help="write the times into this file's "
                         "notebook-times markers (e.g. docs/instructors.md)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="save each executed notebook over its solution")
     args = parser.parse_args()
     if args.markdown is not None and not args.markdown.is_file():
         parser.error(f"--markdown: no file {args.markdown}")
@@ -101,9 +108,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             copy = Path(folder) / path.name
             shutil.copy(path, copy)
+            (Path(folder) / "checkpoints").mkdir()
+            os.environ["MBL_SEG_CHECKPOINTS"] = str(Path(folder) / "checkpoints")
             start = time.perf_counter()
             execute_notebook(copy, mode=cfg.mode, progress=False)
             seconds = time.perf_counter() - start
+            if args.in_place:
+                shutil.copy(copy, path)
         budget = BUDGETS.get(path.stem[:2])
         verdict = "" if budget is None or cfg.mode != "fast" else (
             f"budget {budget} s: {'met' if seconds <= budget else 'MISSED'}")

@@ -22,9 +22,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # the ground floor (data, io, targets, ...) never pulls in torch, numba or matplotlib.
 _SUBMODULES = (
     "agglomeration", "blockwise", "checkpoints", "checks", "cli", "data", "env", "errors",
-    "evaluate", "features", "graphdb", "io", "leaderboard", "losses", "malis", "models",
-    "notebooks", "pipeline", "pixel_classifier", "predict", "rag", "segment", "targets",
-    "torch_targets", "train", "viz", "zendo",
+    "evaluate", "features", "graphdb", "hosted", "io", "leaderboard", "losses", "malis",
+    "models", "notebooks", "pipeline", "pixel_classifier", "predict", "rag", "segment",
+    "targets", "torch_targets", "train", "viz", "zendo",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

@@ -385,7 +385,7 @@ class Pretrained(NamedTuple):
 
 
 def load_pretrained(name: str) -> Pretrained:
-    """Build a shipped network (``data/models/<name>.pt``) from its settings and load its weights.
+    """Build a shipped network (``mbl_seg/data/models/<name>.pt``) and load its weights.
 
     Parameters
     ----------

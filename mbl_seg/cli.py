@@ -6,6 +6,8 @@
     mbl-seg run [NB ...]        execute notebooks headless into executed/ (--in-place: rewrite them)
     mbl-seg leaderboard         every method of the course on fly/test, as one markdown table
                                 (--readme README.md: also put it between the README's markers)
+    mbl-seg first-cell          the notebooks' first cell (installs the course on Colab & co.;
+                                --insert: put it into every solution notebook)
 
 Also available as ``python -m mbl_seg``.
 """
@@ -91,6 +93,22 @@ def _leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_cell(args: argparse.Namespace) -> int:
+    from .hosted import first_cell_source
+
+    if not args.insert:
+        print(first_cell_source())
+        return 0
+    from .notebooks import list_notebooks, set_first_cell
+
+    changed = [p for p in list_notebooks(args.solutions) if set_first_cell(p, first_cell_source())]
+    print("updated:\n  " + "\n  ".join(map(str, changed)) if changed else
+          "every solution notebook starts with the first cell already")
+    if changed:
+        print("now run `mbl-seg exercises` to carry it into notebooks/")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mbl-seg", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="a subset of: classical boundaries2d affs2d malis2d affs3d mtlsd")
     board.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best)")
     board.set_defaults(func=_leaderboard)
+    first = sub.add_parser("first-cell",
+                           help="print the notebooks' first cell (Colab, Kaggle, hubs)")
+    first.add_argument("--insert", action="store_true",
+                       help="put it (or its new version) at the top of every solution notebook")
+    first.add_argument("--solutions", default="solutions")
+    first.set_defaults(func=_first_cell)
     return parser
 
 

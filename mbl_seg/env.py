@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["Setup", "select_device", "select_mode", "use_amp", "setup", "report"]
+__all__ = ["Setup", "select_device", "select_mode", "use_amp", "setup", "report", "checkpoint_dir"]
 
 MODES = ("fast", "full")
 
@@ -41,6 +42,28 @@ class Setup(NamedTuple):
     def pick(self, fast, full):
         """``fast`` in fast mode, ``full`` in full mode: ``cfg.pick(200, 5000)``."""
         return fast if self.fast else full
+
+    def checkpoint(self, name: str, suffix: str = ".pt") -> Path:
+        """Where a notebook keeps what it trains: ``checkpoints/<name>_<mode><suffix>``.
+
+        The folder is ``checkpoints/`` next to the notebook, or ``$MBL_SEG_CHECKPOINTS``
+        (a shared folder on a JupyterHub; the test suite gives each notebook an empty one,
+        as on a fresh clone). Fast and full mode keep separate files.
+
+        >>> Setup("cpu", "fast", False).checkpoint("02_unet2d").name
+        '02_unet2d_fast.pt'
+        """
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+            raise ValueError(f"a checkpoint name is a plain file name like '02_unet2d', "
+                             f"got {name!r}")
+        if not isinstance(suffix, str) or (suffix and not suffix.startswith(".")):
+            raise ValueError(f"suffix must start with '.', like '.pt' or '.zarr', got {suffix!r}")
+        return checkpoint_dir() / f"{name}_{self.mode}{suffix}"
+
+
+def checkpoint_dir() -> Path:
+    """The folder notebooks keep their checkpoints in: ``$MBL_SEG_CHECKPOINTS`` or ``checkpoints``."""
+    return Path(os.environ.get("MBL_SEG_CHECKPOINTS") or "checkpoints")
 
 
 def use_amp(amp: bool | None, device: str) -> bool:

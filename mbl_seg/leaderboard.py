@@ -13,7 +13,7 @@ volume of 8 nm voxels that no network or classifier was trained on):
   absorbed, as in notebook 07) + hierarchical
   agglomeration (mean affinity, :func:`mbl_seg.segment.agglomerate`).
 
-The networks are the shipped ones (``data/models/``, see
+The networks are the shipped ones (``mbl_seg/data/models/``, see
 :func:`mbl_seg.checkpoints.load_pretrained`).
 
 Settings, the same for every row: the watershed's seed height is
@@ -50,7 +50,8 @@ from . import data, evaluate
 from .segment import per_section, seeded_watershed, watershed_from_affinities
 
 __all__ = ["Row", "METHODS", "THRESHOLDS", "MIN_SIZE", "final_table", "markdown", "machine_note",
-           "replace_block", "read_table", "update_readme", "START", "END"]
+           "replace_block", "read_table", "update_readme", "readme_rows", "largest_difference",
+           "START", "END"]
 
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 H = 16.0  # nm: the seed height of the watershed, the same for every row
@@ -382,3 +383,33 @@ def read_table(text: str) -> list[Row]:
         numbers = [float(c) for c in cells[2:]]
         rows.append(Row(cells[0], cells[1], numbers[0], numbers[1], numbers[3], numbers[4]))
     return rows
+
+
+def readme_rows() -> list[Row] | None:
+    """The table in the course repository's README.md, or None where there is none.
+
+    None in an installed copy of the package (a hosted notebook runtime), where
+    the README does not come along.
+    """
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.is_file():
+        return None
+    return read_table(readme.read_text(encoding="utf-8"))
+
+
+def largest_difference(shown: Sequence[Row], rows: Sequence[Row]) -> float:
+    """The largest difference of VOI split, VOI merge or ARAND between two tables.
+
+    Both must list the same rows (method and segmentation) in the same order;
+    run times are not compared.
+
+    >>> a = Row("m", "watershed", 1.0, 0.5, 0.2, 3.0)
+    >>> round(largest_difference([a], [a._replace(voi_merge=0.503, seconds=9.0)]), 6)
+    0.003
+    """
+    names = [[(r.method, r.segmentation) for r in table] for table in (shown, rows)]
+    if names[0] != names[1]:
+        raise ValueError(f"the tables list different rows: {names[0]} against {names[1]}; "
+                         "remake the README's with `mbl-seg leaderboard --readme README.md`")
+    return max((abs(getattr(a, f) - getattr(b, f)) for a, b in zip(shown, rows)
+                for f in ("voi_split", "voi_merge", "arand")), default=0.0)

@@ -59,7 +59,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["KNOWN_TAGS", "make_exercise", "exercise_path", "generate_exercises", "find_leaks",
+__all__ = ["KNOWN_TAGS", "set_first_cell", "make_exercise", "exercise_path", "generate_exercises", "find_leaks",
            "execute_notebook", "list_notebooks"]
 
 #: Every cell tag a solution notebook may use.
@@ -320,6 +320,30 @@ def generate_exercises(solutions_dir: str | Path = "solutions",
         path.write_text(text, encoding="utf-8", newline="\n")
         written.append(path)
     return written
+
+
+def set_first_cell(path: str | Path, source: str) -> bool:
+    """Make ``source`` the first code cell of the notebook ``path``; True if it changed.
+
+    The cell is recognised by its first line (a comment): an older version of it is
+    replaced, else a new cell goes before the first code cell. Nothing else in the
+    notebook changes. Used for the hosted-runtime cell (:func:`mbl_seg.hosted.first_cell_source`).
+    """
+    if not isinstance(source, str) or not source.startswith("# "):
+        raise ValueError("the first cell's source must start with a '# ' comment line that "
+                         f"names it, got {str(source)[:40]!r}")
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    first = next((c for c in nb.cells if c.cell_type == "code"), None)
+    if first is not None and first.source.splitlines()[:1] == source.splitlines()[:1]:
+        if first.source == source:
+            return False
+        first.source = source
+    else:
+        at = nb.cells.index(first) if first is not None else len(nb.cells)
+        nb.cells.insert(at, nbformat.v4.new_code_cell(source))
+    path.write_text(_render(nb), encoding="utf-8")
+    return True
 
 
 def _code_lines(nb: nbformat.NotebookNode) -> tuple[set[str], set[str]]:

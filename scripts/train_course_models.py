@@ -1,4 +1,4 @@
-"""Train the course's U-Nets and ship small checkpoints under data/models/.
+"""Train the course's U-Nets and ship small checkpoints under mbl_seg/data/models/.
 
     python scripts/train_course_models.py --domain fly --iterations 3000
     python scripts/train_course_models.py --model mtlsd --domain fly --iterations 1500
@@ -34,7 +34,7 @@ the boundaries, or of the first two affinity channels, h = 16 nm).
 and ``--sections N`` trains on the first N sections of the training volume only ("a little
 data of the new domain"). It checkpoints under ``runs/`` (resumable: run the same command
 again after an interruption), scores the network on ``<domain>/validation`` (3D watershed of
-the affinities: VOI; LSD networks: MSE) and writes ``data/models/<name>.pt`` (weights and
+the affinities: VOI; LSD networks: MSE) and writes ``mbl_seg/data/models/<name>.pt`` (weights and
 config only, no optimizer state) with ``.json`` beside it: the command, model, voxel size,
 iterations, device, wall time, final training loss and the validation scores. A shipped
 file is never overwritten unless ``--force`` is given.
@@ -243,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default=str(ROOT / "runs"))
-    parser.add_argument("--out", default=str(ROOT / "data" / "models"))
+    parser.add_argument("--out", default=str(ROOT / "mbl_seg" / "data" / "models"))
     parser.add_argument("--force", action="store_true", help="replace a shipped checkpoint")
     return parser
 

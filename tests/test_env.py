@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from mbl_seg import env
@@ -29,3 +31,19 @@ def test_report_has_the_essentials():
     info = env.report()
     for key in ("python", "torch", "zarr", "device", "mode", "memory"):
         assert info[key]
+
+
+def test_checkpoints_go_to_the_notebooks_folder_or_the_one_the_environment_names(monkeypatch,
+                                                                                 tmp_path):
+    monkeypatch.delenv("MBL_SEG_CHECKPOINTS", raising=False)
+    cfg = env.Setup("cpu", "fast", False)
+    assert cfg.checkpoint("02_unet2d") == Path("checkpoints/02_unet2d_fast.pt")
+    assert env.Setup("cuda", "full", True).checkpoint("05_affs", ".zarr").name == "05_affs_full.zarr"
+    monkeypatch.setenv("MBL_SEG_CHECKPOINTS", str(tmp_path))
+    assert cfg.checkpoint("02_unet2d") == tmp_path / "02_unet2d_fast.pt"
+
+
+@pytest.mark.parametrize("name, suffix", [("", ".pt"), ("../x", ".pt"), (3, ".pt"), ("a", "pt")])
+def test_a_checkpoint_name_is_a_plain_file_name(name, suffix):
+    with pytest.raises(ValueError, match="checkpoint name|suffix"):
+        env.Setup("cpu", "fast", False).checkpoint(name, suffix)

@@ -274,3 +274,17 @@ def test_nbval_markers_do_not_show_in_student_cells():
     exercise = nbs.make_exercise(new_notebook(cells=[marked, ignored]), source_name="01_t.ipynb")
     assert [c.source for c in exercise.cells[1:]] == [
         "print(1)", "x = 2  # NBVAL_IGNORE_OUTPUT stays: not a marker line"]
+
+
+def test_the_first_cell_goes_before_the_first_code_cell_and_is_replaced_not_doubled(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"), nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, str(path))
+    assert nbs.set_first_cell(path, "# install\nprint(1)") is True
+    assert nbs.set_first_cell(path, "# install\nprint(1)") is False  # already there
+    assert nbs.set_first_cell(path, "# install\nprint(2)") is True  # a new version
+    cells = nbformat.read(str(path), as_version=4).cells
+    assert [c.source for c in cells] == ["# title", "# install\nprint(2)", "x = 1"]
+    with pytest.raises(ValueError, match="comment line"):
+        nbs.set_first_cell(path, "print(3)")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd", "rag",
-                "agglomeration", "graphdb", "zendo")
+                "agglomeration", "graphdb", "zendo", "hosted")
 
 BLOCK_TORCH = """
 import sys

@@ -124,14 +124,27 @@ def test_every_kind_of_row_on_a_small_crop():
     assert rows[3].seconds > 0
 
 
-def test_readme_shows_the_table_the_command_makes_today():
-    """The real run (fly/test, every method): README's numbers are not typed by hand."""
-    shown = leaderboard.read_table((ROOT / "README.md").read_text(encoding="utf-8"))
-    rows = leaderboard.final_table(device="cpu")
-    assert [(r.method, r.segmentation) for r in shown] == [(r.method, r.segmentation)
-                                                           for r in rows]
-    for got, want in zip(shown, rows):
-        for field in ("voi_split", "voi_merge", "arand"):  # time varies: not compared
-            assert getattr(got, field) == pytest.approx(getattr(want, field), abs=0.005), (
-                f"{got.method} + {got.segmentation}: {field} differs; run "
-                "`mbl-seg leaderboard --readme README.md`")
+def test_the_readme_table_is_read_back_and_compared_row_by_row():
+    shown = leaderboard.readme_rows()
+    assert shown is not None and len(shown) >= 8
+    assert leaderboard.largest_difference(shown, shown) == 0.0
+    worse = [shown[0]._replace(arand=shown[0].arand + 0.25), *shown[1:]]
+    assert leaderboard.largest_difference(shown, worse) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="different rows"):
+        leaderboard.largest_difference(shown, shown[1:])
+
+
+def test_notebook_07_checks_that_its_final_table_is_the_readmes():
+    """The real run (fly/test, every method, about two minutes) is notebook 07's: its
+    checked cell compares the table it makes with README.md's, so the README's numbers
+    are not typed by hand and the suite does not compute the table twice."""
+    import nbformat
+
+    cells = nbformat.read(ROOT / "solutions" / "07_agglomeration.ipynb", as_version=4).cells
+    checked = [c.source for c in cells if c.cell_type == "code"
+               and c.source.startswith("# NBVAL_CHECK_OUTPUT")
+               and "largest_difference(" in c.source and "readme_rows()" in c.source]
+    assert len(checked) == 1
+    shown = "".join(o.get("text", "") for c in cells if c.cell_type == "code"
+                    and "largest_difference(" in c.source for o in c.get("outputs", []))
+    assert "✅ the table above is the README's" in shown

@@ -1,8 +1,10 @@
 """The committed notebooks: exercises generated from solutions, no leaked answers,
 meaningful nbval checks. (The solutions themselves are executed by nbval.)"""
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -133,3 +135,35 @@ def test_an_unfinished_exercise_stops_the_notebook_with_a_message(tmp_path):
     failed = [i for i, c in enumerate(nb.cells)
               if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert failed == [stop]  # every cell before it ran; the self-checks only printed ❌
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_notebooks_keep_what_they_train_where_the_environment_says(solution):
+    """A literal `checkpoints/...` path would escape the test suite's fresh folder per notebook
+    (and a JupyterHub's $MBL_SEG_CHECKPOINTS): every path goes through cfg.checkpoint()."""
+    code = [c.source for c in nbformat.read(solution, as_version=4).cells
+            if c.cell_type == "code"]
+    literal = [line.strip() for src in code for line in src.splitlines()
+               if re.search(r"""["']checkpoints/""", line)]
+    assert literal == [], "use cfg.checkpoint(name) instead of a literal path"
+
+
+def test_each_solution_notebook_starts_with_an_empty_checkpoint_folder_of_its_own(tmp_path):
+    """The root conftest's hook, run on two notebooks that each write a checkpoint."""
+    folder = tmp_path / "solutions"
+    folder.mkdir()
+    probe = nbformat.v4.new_notebook()
+    probe.cells = [nbformat.v4.new_code_cell(
+        "import os, pathlib\n"
+        "here = pathlib.Path(os.environ['MBL_SEG_CHECKPOINTS'])\n"
+        "assert here.is_dir() and not any(here.iterdir()), sorted(here.iterdir())\n"
+        "(here / 'trained.pt').write_text('weights')")]
+    for name in ("a.ipynb", "b.ipynb"):
+        nbformat.write(probe, str(folder / name))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-q", "-p", "no:cacheprovider",
+         "--nbval-lax", "--nbval-current-env", "--rootdir", str(tmp_path), str(folder)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "MBL_SEG_CHECKPOINTS": str(tmp_path / "x")})
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout[-3000:]
+    assert not (tmp_path / "x").exists(), "the folder the caller had set was used"

@@ -1,9 +1,10 @@
 """Checkpoints shipped with the course: networks trained longer than a laptop can.
 
-They live in the repository's ``data/models/``, each ``<name>.pt`` (weights and the
-network's settings) with ``<name>.json`` beside it saying how it was made: the command,
-iterations, device, time and validation scores. ``scripts/train_course_models.py`` makes
-them. Nothing is downloaded.
+They live in the package, ``mbl_seg/data/models/`` (package data, so an installed wheel
+has them too), each ``<name>.pt`` (weights and the network's settings) with
+``<name>.json`` beside it saying how it was made: the command, iterations, device, time
+and validation scores. ``scripts/train_course_models.py`` makes them. Nothing is
+downloaded.
 
 Used in: notebooks/05_3d_unet, 06_lsds.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["MODELS_DIR", "pretrained", "list_pretrained"]
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "data" / "models"
+MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 
 def list_pretrained() -> list[str]:
@@ -28,7 +29,7 @@ def pretrained(name: str) -> Path:
     >>> pretrained("no such net")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: no shipped checkpoint 'no such net' in data/models/ (there are: ...
+    FileNotFoundError: no shipped checkpoint 'no such net' in ...models (there are: ...
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str like '05_affs3d_fly', got {type(name).__name__}")
@@ -36,6 +37,6 @@ def pretrained(name: str) -> Path:
     if not path.is_file():
         there = ", ".join(list_pretrained()) or "none"
         raise FileNotFoundError(
-            f"no shipped checkpoint {name!r} in data/models/ (there are: {there}); "
+            f"no shipped checkpoint {name!r} in {MODELS_DIR} (there are: {there}); "
             "make it with `python scripts/train_course_models.py`")
     return path
