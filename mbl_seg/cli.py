@@ -154,10 +154,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what the `lab` extra installs (JupyterLab and the headless notebook runners)
+_LAB_MODULES = ("nbformat", "nbclient", "ipykernel", "jupyterlab")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``mbl-seg``; returns the exit status."""
     args = _parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ModuleNotFoundError as err:  # e.g. `mbl-seg run` where only the package is installed
+        if err.name not in _LAB_MODULES:
+            raise
+        print(f"mbl-seg {args.command}: needs {err.name}, part of the package's `lab` extra: "
+              "pip install 'mbl-seg[lab]' (make setup installs it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -72,3 +72,12 @@ def test_run_writes_an_executed_copy_and_leaves_the_solution_alone(tmp_path, mon
     assert calls[-1] == (nb, Path("out") / "00_x.ipynb")
     assert main(["run", str(nb), "--in-place"]) == 0
     assert calls[-1] == (nb, None)  # only when asked
+
+
+def test_notebook_commands_without_the_lab_extra_say_what_to_install(monkeypatch, capsys):
+    """A hosted runtime installs mbl_seg without JupyterLab and the notebook runners."""
+    monkeypatch.delitem(sys.modules, "mbl_seg.notebooks", raising=False)
+    monkeypatch.setitem(sys.modules, "nbformat", None)  # import nbformat -> ModuleNotFoundError
+    assert main(["exercises", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "needs nbformat" in err and "mbl-seg[lab]" in err
