@@ -188,7 +188,8 @@ def setup(force: bool = False, *, verbose: bool = True) -> HostedSetup:
         say(f"shipped networks: {len(checkpoints)} ({', '.join(checkpoints)}), in {MODELS_DIR}")
     else:
         say(f"shipped networks: none in {MODELS_DIR}: this copy of mbl_seg lacks its package "
-            "data, so notebooks 05-08 will train what they need (or install a complete wheel)")
+            "data, which notebooks 05-08 load; install a complete wheel (`pip wheel --no-deps .` "
+            "in the course repository makes one)")
     return HostedSetup(runtime=runtime, acted=True, versions=versions, widgets=widgets,
                        data=store, datasets=datasets, checkpoints=checkpoints,
                        seconds=time.perf_counter() - start)

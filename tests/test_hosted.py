@@ -131,6 +131,19 @@ def test_setup_on_colab_turns_widgets_on_and_makes_the_data(tmp_path, monkeypatc
     assert "2 datasets checked in" in capsys.readouterr().out
 
 
+def test_a_copy_without_the_shipped_networks_is_told_how_to_get_them(tmp_path, monkeypatch,
+                                                                     fake_colab, small_datasets,
+                                                                     capsys):
+    import mbl_seg.data
+
+    monkeypatch.setenv("MBL_SEG_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(mbl_seg.data, "list_pretrained", lambda: [])
+    done = hosted.setup()
+    assert done.acted and done.checkpoints == ()
+    out = capsys.readouterr().out
+    assert "shipped networks: none in" in out and "pip wheel --no-deps ." in out
+
+
 @pytest.mark.parametrize("how", ["kaggle", "forced"])
 def test_setup_elsewhere_makes_the_data_without_colab_widgets(tmp_path, monkeypatch, not_hosted,
                                                               small_datasets, capsys, how):
