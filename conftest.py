@@ -14,7 +14,7 @@ collect_ignore = ["mbl_seg/__main__.py"]
 # Each solution notebook runs as on a fresh clone: nbval starts its kernel with an empty
 # checkpoint folder of its own ($MBL_SEG_CHECKPOINTS, see mbl_seg.env.Setup.checkpoint), so
 # no notebook leans on what an earlier one trained, and nobody's checkpoints/ is touched.
-_SAVED = "MBL_SEG_CHECKPOINTS"
+_CHECKPOINTS_VARIABLE = "MBL_SEG_CHECKPOINTS"
 
 
 def _notebook_of(item) -> Path | None:
@@ -30,9 +30,9 @@ def _notebook_of(item) -> Path | None:
 def pytest_runtest_setup(item):
     notebook = _notebook_of(item)
     if notebook is not None and item.parent.kernel is None:  # its kernel starts now
-        item.parent._mbl_seg_previous = os.environ.get(_SAVED)
+        item.parent._mbl_seg_previous = os.environ.get(_CHECKPOINTS_VARIABLE)
         item.parent._mbl_seg_folder = tempfile.mkdtemp(prefix=f"checkpoints_{notebook.stem}_")
-        os.environ[_SAVED] = item.parent._mbl_seg_folder
+        os.environ[_CHECKPOINTS_VARIABLE] = item.parent._mbl_seg_folder
     yield
 
 
@@ -44,7 +44,7 @@ def pytest_runtest_teardown(item, nextitem):
     if folder and (nextitem is None or nextitem.parent is not item.parent):  # its last cell
         previous = item.parent._mbl_seg_previous
         if previous is None:
-            os.environ.pop(_SAVED, None)
+            os.environ.pop(_CHECKPOINTS_VARIABLE, None)
         else:
-            os.environ[_SAVED] = previous
+            os.environ[_CHECKPOINTS_VARIABLE] = previous
         shutil.rmtree(folder, ignore_errors=True)

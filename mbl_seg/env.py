@@ -53,7 +53,9 @@ class Setup(NamedTuple):
         >>> Setup("cpu", "fast", False).checkpoint("02_unet2d").name
         '02_unet2d_fast.pt'
         """
-        if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+        if not isinstance(name, str):
+            raise TypeError(f"a checkpoint name is a str like '02_unet2d', got {type(name).__name__}")
+        if not name or "/" in name or "\\" in name:
             raise ValueError(f"a checkpoint name is a plain file name like '02_unet2d', "
                              f"got {name!r}")
         if not isinstance(suffix, str) or (suffix and not suffix.startswith(".")):

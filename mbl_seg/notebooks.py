@@ -59,8 +59,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["KNOWN_TAGS", "set_first_cell", "make_exercise", "exercise_path", "generate_exercises", "find_leaks",
-           "execute_notebook", "list_notebooks"]
+__all__ = ["KNOWN_TAGS", "set_first_cell", "make_exercise", "exercise_path", "generate_exercises",
+           "find_leaks", "execute_notebook", "list_notebooks"]
 
 #: Every cell tag a solution notebook may use.
 KNOWN_TAGS = frozenset({
@@ -329,7 +329,9 @@ def set_first_cell(path: str | Path, source: str) -> bool:
     replaced, else a new cell goes before the first code cell. Nothing else in the
     notebook changes. Used for the hosted-runtime cell (:func:`mbl_seg.hosted.first_cell_source`).
     """
-    if not isinstance(source, str) or not source.startswith("# "):
+    if not isinstance(source, str):
+        raise TypeError(f"the first cell's source must be a str, got {type(source).__name__}")
+    if not source.startswith("# "):
         raise ValueError("the first cell's source must start with a '# ' comment line that "
                          f"names it, got {str(source)[:40]!r}")
     path = Path(path)

@@ -43,7 +43,12 @@ def test_checkpoints_go_to_the_notebooks_folder_or_the_one_the_environment_names
     assert cfg.checkpoint("02_unet2d") == tmp_path / "02_unet2d_fast.pt"
 
 
-@pytest.mark.parametrize("name, suffix", [("", ".pt"), ("../x", ".pt"), (3, ".pt"), ("a", "pt")])
+@pytest.mark.parametrize("name, suffix", [("", ".pt"), ("../x", ".pt"), ("a", "pt")])
 def test_a_checkpoint_name_is_a_plain_file_name(name, suffix):
     with pytest.raises(ValueError, match="checkpoint name|suffix"):
         env.Setup("cpu", "fast", False).checkpoint(name, suffix)
+
+
+def test_a_checkpoint_name_that_is_not_a_str_is_a_type_error():
+    with pytest.raises(TypeError, match="a str like '02_unet2d', got int"):
+        env.Setup("cpu", "fast", False).checkpoint(3)

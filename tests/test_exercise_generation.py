@@ -288,3 +288,5 @@ def test_the_first_cell_goes_before_the_first_code_cell_and_is_replaced_not_doub
     assert [c.source for c in cells] == ["# title", "# install\nprint(2)", "x = 1"]
     with pytest.raises(ValueError, match="comment line"):
         nbs.set_first_cell(path, "print(3)")
+    with pytest.raises(TypeError, match="must be a str, got NoneType"):
+        nbs.set_first_cell(path, None)
