@@ -119,8 +119,7 @@ def lab(tmp_path_factory):
     """`jupyter lab` with `make lab`'s flags, on a free port with a known token, no browser."""
     from mbl_seg import data
 
-    for name in data.list_datasets():  # what `mbl-seg data` makes; the notebooks load them
-        data.load_dataset(name)
+    data.prepare_datasets(progress=False)  # what `mbl-seg data` makes; the notebooks load them
     tmp = tmp_path_factory.mktemp("lab")
     for plugin, values in LAB_SETTINGS.items():
         path = tmp / "settings" / f"{plugin}.jupyterlab-settings"
