@@ -15,6 +15,11 @@ TORCH  ?= torch==2.13.0
 # only the default package index is reachable (as in CI).
 CPU    ?=
 TORCH_INDEX := $(if $(CPU),--index-url https://download.pytorch.org/whl/cpu)
+# `make test THREADS=1` runs the suite as another machine would: the solution notebooks
+# train and predict with 1 torch thread ($MBL_SEG_THREADS), which sums floating-point
+# numbers in another order, as another CPU does. Their checked outputs must not change.
+THREADS ?=
+THREADS_ENV := $(if $(THREADS),MBL_SEG_THREADS=$(THREADS))
 
 .PHONY: lab test setup data exercises bench clean-venv
 
@@ -41,7 +46,8 @@ lab: data
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(ALLOW_ROOT)
 
 test: data
-	$(BIN)/python -m pytest tests mbl_seg solutions --doctest-modules \
+	$(BIN)/ruff check .
+	$(THREADS_ENV) $(BIN)/python -m pytest tests mbl_seg solutions --doctest-modules \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--durations=15
 

@@ -168,7 +168,7 @@ def main() -> None:
             scoring = QUANTILE_SCORING.format(flag)
             try:
                 theirs(scoring)  # builds the scoring function once: not timed
-            except Exception as error:  # no compiler: say so, keep going
+            except Exception as error:  # noqa: BLE001 - no compiler: say so, keep going
                 print(f"  {name}: could not build ({type(error).__name__}: {error})")
                 continue
             w_time, w_segs = best_time(lambda s=scoring: theirs(s), args.rounds)

@@ -27,11 +27,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, before numpy/scipy start threads
 
-import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
+import numpy as np
+from scipy import ndimage
 
-from mbl_seg.data import load_dataset  # noqa: E402
-from mbl_seg.targets import lsds  # noqa: E402
+from mbl_seg.data import load_dataset
+from mbl_seg.targets import lsds
 
 CASES = [(40.0, 2, 2.0), (80.0, 1, 30.0)]  # sigma nm, downsample, target s (whole volume)
 COURSE_SIGMA, COURSE_DOWNSAMPLE, BATCH_TARGET = 80.0, 2, 0.5
@@ -124,8 +124,8 @@ def main(argv=None) -> None:
     print(f"fly/train {labels.shape} at {vs} nm, {n} labels, one CPU core, best of "
           f"{args.rounds}")
     for sigma, df, target in CASES:
-        seconds, _ = best_time(lambda: lsds(labels, sigma=sigma, voxel_size=vs, downsample=df),
-                               args.rounds)
+        seconds, _ = best_time(lambda: lsds(labels, sigma=sigma, voxel_size=vs,  # noqa: B023
+                                            downsample=df), args.rounds)  # noqa: B023 - run now
         report(f"whole volume, sigma {sigma:g} nm, downsample {df}", seconds, target)
 
     crop = labels[CROP]
@@ -150,9 +150,9 @@ def main(argv=None) -> None:
         for device in devices:
             batch = torch.from_numpy(crop.astype(np.int64))[None].to(device)
 
-            def run():
-                out = lsds_torch(batch, **kw)
-                if device == "cuda":
+            def run():  # called in this iteration only
+                out = lsds_torch(batch, **kw)  # noqa: B023
+                if device == "cuda":  # noqa: B023
                     torch.cuda.synchronize()
                 return out
 
@@ -163,7 +163,8 @@ def main(argv=None) -> None:
 
     for spec in args.labels:
         for name, real, real_vs in load_npz_labels(spec):
-            seconds, _ = best_time(lambda: lsds(real, sigma=COURSE_SIGMA, voxel_size=real_vs,
+            seconds, _ = best_time(lambda: lsds(real, sigma=COURSE_SIGMA,  # noqa: B023
+                                                voxel_size=real_vs,  # noqa: B023 - run now
                                                 downsample=COURSE_DOWNSAMPLE), args.rounds)
             report(f"{name}", seconds)
 

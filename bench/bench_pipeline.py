@@ -22,7 +22,6 @@ import os
 import statistics
 import time
 
-import numpy as np
 import torch
 
 from mbl_seg.data import load_dataset

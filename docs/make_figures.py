@@ -5,11 +5,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from mbl_seg import viz  # noqa: E402
-from mbl_seg.data import load_dataset  # noqa: E402
+from mbl_seg import viz
+from mbl_seg.data import load_dataset
 
 HERE = Path(__file__).parent
 

@@ -110,7 +110,7 @@ def _start(path: Path | None, model, opt, scaler, config: dict, *, seed: int, re
 def _read(path: Path) -> dict:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
+    except Exception as err:
         raise ValueError(f"{path} is not a checkpoint torch can read ({type(err).__name__}); "
                          "pass another path, or resume=False, overwrite=True to replace it"
                          ) from err
@@ -236,7 +236,7 @@ def _describe(obj, seen: dict, depth: int = 0):
     if isinstance(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
         return ("named", getattr(obj, "__module__", None) or "",
                 getattr(obj, "__qualname__", obj.__name__))
-    call = getattr(type(obj), "__call__", None)  # a loss object: its class, method and state
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - a loss object's class method
     return ("object", type(obj).__module__, type(obj).__qualname__,
             down(call) if isinstance(call, types.FunctionType) else "",
             down(getattr(obj, "__dict__", {})))
@@ -266,7 +266,7 @@ def _describe_function(fn: types.FunctionType, down):
 
 def _empty_cell(cell) -> bool:
     try:
-        cell.cell_contents
+        cell.cell_contents  # noqa: B018 - reading an empty cell raises
     except ValueError:
         return True
     return False

@@ -11,6 +11,15 @@ The mode follows the device (a CUDA or MPS GPU → full, CPU → fast) unless
 overridden by the ``mode=`` argument or the ``MBL_SEG_MODE`` environment
 variable; the device likewise by ``device=`` or ``MBL_SEG_DEVICE``.
 
+Two more variables exist to see how much a result depends on the run rather than
+on the method ("as another machine would run it"):
+
+* ``MBL_SEG_THREADS=N`` sets torch's CPU threads (the number of threads changes the
+  order of floating-point sums, as another CPU does); ``make test THREADS=1`` runs
+  the whole suite so;
+* ``MBL_SEG_SEED=N`` becomes ``cfg.seed``, the seed of every network a notebook
+  initialises and trains (default 0).
+
 Used in: notebooks/00_setup_and_data and every later notebook.
 """
 
@@ -22,17 +31,20 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["Setup", "select_device", "select_mode", "use_amp", "setup", "report", "checkpoint_dir"]
+__all__ = ["Setup", "select_device", "select_mode", "select_threads", "select_seed", "use_amp",
+           "setup", "report", "checkpoint_dir"]
 
 MODES = ("fast", "full")
 
 
 class Setup(NamedTuple):
-    """What a notebook runs with: ``device`` (torch name), ``mode``, ``amp`` (mixed precision)."""
+    """What a notebook runs with: ``device`` (torch name), ``mode``, ``amp`` (mixed precision)
+    and ``seed`` (of the networks it trains)."""
 
     device: str
     mode: str
     amp: bool
+    seed: int = 0
 
     @property
     def fast(self) -> bool:
@@ -48,10 +60,13 @@ class Setup(NamedTuple):
 
         The folder is ``checkpoints/`` next to the notebook, or ``$MBL_SEG_CHECKPOINTS``
         (a shared folder on a JupyterHub; the test suite gives each notebook an empty one,
-        as on a fresh clone). Fast and full mode keep separate files.
+        as on a fresh clone). Fast and full mode keep separate files, and so does a run
+        with another seed (``_seed<n>`` before the suffix).
 
         >>> Setup("cpu", "fast", False).checkpoint("02_unet2d").name
         '02_unet2d_fast.pt'
+        >>> Setup("cpu", "fast", False, seed=2).checkpoint("02_unet2d").name
+        '02_unet2d_fast_seed2.pt'
         """
         if not isinstance(name, str):
             raise TypeError(f"a checkpoint name is a str like '02_unet2d', got {type(name).__name__}")
@@ -60,7 +75,8 @@ class Setup(NamedTuple):
                              f"got {name!r}")
         if not isinstance(suffix, str) or (suffix and not suffix.startswith(".")):
             raise ValueError(f"suffix must start with '.', like '.pt' or '.zarr', got {suffix!r}")
-        return checkpoint_dir() / f"{name}_{self.mode}{suffix}"
+        seeded = f"_seed{self.seed}" if self.seed else ""
+        return checkpoint_dir() / f"{name}_{self.mode}{seeded}{suffix}"
 
 
 def checkpoint_dir() -> Path:
@@ -114,7 +130,36 @@ def select_mode(mode: str | None = None, *, device: str | None = None) -> str:
     return "fast" if device == "cpu" else "full"
 
 
-def setup(mode: str | None = None, device: str | None = None, *, verbose: bool = True) -> Setup:
+def _positive_int(value, name: str, *, minimum: int) -> int:
+    text = str(value).strip()
+    if not text.lstrip("-").isdigit() or int(text) < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(text)
+
+
+def select_threads(threads: int | None = None) -> int | None:
+    """torch's CPU threads to use: ``threads``, else ``$MBL_SEG_THREADS``, else None (torch's own).
+
+    >>> select_threads(1)
+    1
+    """
+    choice = threads if threads is not None else (os.environ.get("MBL_SEG_THREADS") or None)
+    return None if choice is None else _positive_int(choice, "MBL_SEG_THREADS (torch threads)",
+                                                     minimum=1)
+
+
+def select_seed(seed: int | None = None) -> int:
+    """The seed of the networks a notebook trains: ``seed``, else ``$MBL_SEG_SEED``, else 0.
+
+    >>> select_seed(3)
+    3
+    """
+    choice = seed if seed is not None else (os.environ.get("MBL_SEG_SEED") or None)
+    return 0 if choice is None else _positive_int(choice, "MBL_SEG_SEED", minimum=0)
+
+
+def setup(mode: str | None = None, device: str | None = None, *, seed: int | None = None,
+          threads: int | None = None, verbose: bool = True) -> Setup:
     """Choose device and mode for a notebook and say what was chosen.
 
     Parameters
@@ -123,20 +168,34 @@ def setup(mode: str | None = None, device: str | None = None, *, verbose: bool =
         Overrides the automatic choice (and ``$MBL_SEG_MODE``).
     device : str, optional
         ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; overrides ``$MBL_SEG_DEVICE``.
+    seed : int, optional
+        The seed of the networks the notebook trains (``cfg.seed``); overrides
+        ``$MBL_SEG_SEED``; default 0.
+    threads : int, optional
+        torch's CPU threads, set for this process; overrides ``$MBL_SEG_THREADS``;
+        default: torch's choice (one per core).
     verbose : bool
         Print one line with the choice.
 
     Examples
     --------
-    >>> setup(mode="fast", device="cpu", verbose=False)
-    Setup(device='cpu', mode='fast', amp=False)
+    >>> setup(mode="fast", device="cpu", seed=0, verbose=False)
+    Setup(device='cpu', mode='fast', amp=False, seed=0)
     """
+    import torch
+
     dev = select_device(device)
     chosen = select_mode(mode, device=dev)
-    cfg = Setup(device=dev, mode=chosen, amp=dev.startswith("cuda"))
+    cfg = Setup(device=dev, mode=chosen, amp=dev.startswith("cuda"), seed=select_seed(seed))
+    count = select_threads(threads)
+    if count is not None:
+        torch.set_num_threads(count)
     if verbose:
         why = "set by you" if (mode or os.environ.get("MBL_SEG_MODE")) else "chosen from the device"
-        print(f"device: {dev} | mode: {chosen} ({why}) | mixed precision: {cfg.amp}")
+        extra = "" if cfg.seed == 0 else f" | seed: {cfg.seed}"
+        if count is not None or dev == "cpu":
+            extra += f" | torch threads: {torch.get_num_threads()}"
+        print(f"device: {dev} | mode: {chosen} ({why}) | mixed precision: {cfg.amp}{extra}")
     return cfg
 
 

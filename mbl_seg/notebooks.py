@@ -8,7 +8,8 @@ Format of a solution notebook
 -----------------------------
 Allowed cell tags (:data:`KNOWN_TAGS`): ``solution``, ``solution-only`` and
 nbval's ``nbval-ignore-output``, ``nbval-check-output``, ``nbval-skip``,
-``raises-exception``, ``nbval-raises-exception``. Any other tag (``tas``,
+``raises-exception``, ``nbval-raises-exception``, and ``failure-on-purpose`` (a cell
+whose ❌ is the lesson: the test suite lets its output show a failed check). Any other tag (``tas``,
 ``soluton``) is an error, so that a typo cannot leak an answer.
 
 A code cell tagged ``solution`` holds one or more blocks, the markers indented
@@ -65,7 +66,7 @@ __all__ = ["KNOWN_TAGS", "set_first_cell", "make_exercise", "exercise_path", "ge
 #: Every cell tag a solution notebook may use.
 KNOWN_TAGS = frozenset({
     "solution", "solution-only", "nbval-ignore-output", "nbval-check-output", "nbval-skip",
-    "raises-exception", "nbval-raises-exception",
+    "raises-exception", "nbval-raises-exception", "failure-on-purpose",
 })
 _BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
 _ELSE = re.compile(r"^[ \t]*# ELSE EXERCISE[ \t]*$")

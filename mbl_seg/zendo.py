@@ -157,9 +157,13 @@ class RuleCheck(NamedTuple):
         pass
 
 
-def check_rule(guess: Callable[[tuple], bool], rule: Rule | int, *,
+def check_rule(guess: Callable[[tuple], bool], rule: Rule | int, *, whose: str = "your",
                verbose: bool = True) -> RuleCheck:
     """Compare ``guess(scene) -> bool`` with the master's ``rule`` on every scene (1-3 pieces).
+
+    ``whose`` names the guess in the message: ``"your"`` for the player's own rule,
+    ``"this"`` where a notebook checks a rule the student did not write (e.g. to show
+    that a rule fitting every example can still be wrong).
 
     >>> check_rule(lambda s: any(p.colour == "red" for p in s), 0, verbose=False).same
     True
@@ -168,6 +172,8 @@ def check_rule(guess: Callable[[tuple], bool], rule: Rule | int, *,
     (False, 'small blue circle', False)
     """
     rule = _rule(rule)
+    if whose not in ("your", "this"):
+        raise ValueError(f"whose must be 'your' or 'this', got {whose!r}")
     if not callable(guess):
         raise TypeError(f"guess must be a function scene -> bool, got {type(guess).__name__}")
     scenes = all_scenes()
@@ -185,17 +191,18 @@ def check_rule(guess: Callable[[tuple], bool], rule: Rule | int, *,
             break
         if bool(said) != bool(rule.follows(scene)):
             master = bool(rule.follows(scene))
-            message = (f"❌ not the master's rule: for ({describe(scene)}) your rule says "
+            message = (f"❌ not the master's rule: for ({describe(scene)}) {whose} rule says "
                        f"{'yes' if said else 'no'}, the master says {'yes' if master else 'no'}")
             if rule.confound is not None and bool(said) == bool(rule.confound(scene)):
-                message += (f". Your rule is '{rule.confound_name}': it fits every example you "
+                message += (f". {whose.capitalize()} rule is '{rule.confound_name}': it fits "
+                            "every example you "
                             "were shown, and so does the master's rule. The examples could not "
                             "tell them apart; only new questions can")
             result = RuleCheck(False, len(scenes), scene, master, message)
             break
     else:
         result = RuleCheck(True, len(scenes), None, None,
-                           f"✅ the master's rule ('{rule.name}'): your rule agrees on all "
+                           f"✅ the master's rule ('{rule.name}'): {whose} rule agrees on all "
                            f"{len(scenes)} scenes of 1 to {MAX_PIECES} pieces")
     if verbose:
         print(result.message)

@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PATCH_NEAR = (48, 132, 132)  # voxels of raw per sample, rounded to what the net takes
 H = 16.0  # nm: the h-maxima height of the watershed, as in notebooks 01-04
 SIGMA = 80.0  # nm: the LSD window of the course
+INTERIOR = (slice(16, -16), slice(24, -24), slice(24, -24))  # voxels off the volume's faces
 DOWNSAMPLE = 2  # LSDs computed on every 2nd voxel: ~8x faster, as the published networks do
 CHANNELS = {"affs": 3, "lsd": 10, "mtlsd": 13}  # affinities first, then the LSDs
 # the 2D networks of notebooks 02-04: affinity offsets (None: a boundary map, one channel)
@@ -110,7 +111,13 @@ def validation_scores(net, volume, *, model: str, device: str) -> dict:
     if model in ("lsd", "mtlsd"):
         target = lsds(volume.labels, sigma=SIGMA, voxel_size=volume.voxel_size,
                       downsample=DOWNSAMPLE)
-        scores.update(sigma_nm=SIGMA, lsd_mse=float(np.mean((out[-10:] - target) ** 2)))
+        inner = (slice(None), *INTERIOR)  # away from the faces, where the window is cut
+        pred, true = out[-10:][inner], target[inner]
+        scores.update(sigma_nm=SIGMA, lsd_mse=float(np.mean((out[-10:] - target) ** 2)),
+                      lsd_mse_interior=float(np.mean((pred - true) ** 2)))
+        for axis, name in enumerate("zyx"):  # channels 0-2: the offset to the centre of mass
+            scores[f"offset_r_{name}"] = float(np.corrcoef(pred[axis].ravel(),
+                                                           true[axis].ravel())[0, 1])
     return scores
 
 
@@ -240,6 +247,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default: 5e-4 for 3D, 1e-3 for 2D networks)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--validate-every", type=int, default=None,
+                        help="score <domain>/validation every N iterations (3D networks): the "
+                             "validation curve in the .json note")
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default=str(ROOT / "runs"))
@@ -262,16 +272,23 @@ def _train_3d(args, name: str, device: str):
     pipe = course_pipeline(source, net, model=args.model)
     print(f"{name}: {sum(p.numel() for p in net.parameters()):,} parameters, patch "
           f"{pipe.patch_shape} -> {net.output_shape(pipe.patch_shape)}, device {device}")
+    validation = data.load_dataset(f"{args.domain}/validation")
+    curve = None
+    if args.validate_every:
+        def curve(model):
+            return validation_scores(model, validation, model=args.model, device=device)
     result = train(net, BatchSource(pipe, batch_size=1, num_workers=args.workers),
                    LOSSES[args.model], iterations=args.iterations, seed=args.seed,
                    device=device, optimizer=lambda params: torch.optim.Adam(params, lr=args.lr),
-                   checkpoint=Path(args.runs) / f"{name}.pt")
-    scores = validation_scores(result.model, data.load_dataset(f"{args.domain}/validation"),
-                               model=args.model, device=device)
+                   checkpoint=Path(args.runs) / f"{name}.pt", validate=curve,
+                   validate_every=args.validate_every)
+    scores = validation_scores(result.model, validation, model=args.model, device=device)
     note = {"start_from": args.start_from,
             "training_sections": args.sections or int(volume.raw.shape[0]),
             "voxel_size": list(volume.voxel_size), "patch_shape": list(pipe.patch_shape),
             "validation": {"dataset": f"{args.domain}/validation", **scores}}
+    if result.validation:
+        note["validation_curve"] = [{"iteration": i, **v} for i, v in result.validation]
     if args.model != "affs":
         note["lsds"] = {"sigma_nm": SIGMA, "downsample": DOWNSAMPLE, "lsd_weight": LSD_WEIGHT}
     return result.model, result.losses, result.iterations_done, note

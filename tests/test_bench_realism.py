@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import realism  # noqa: E402
+import realism
 
 PX = 8.0  # nm
 

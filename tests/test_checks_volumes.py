@@ -1,6 +1,5 @@
 """Self-checks of notebook 05: each right answer passes, each typical mistake gets its hint."""
 
-import numpy as np
 import pytest
 
 from mbl_seg.checks import check_missing_sections, check_output_shape_3d

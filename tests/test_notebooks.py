@@ -95,6 +95,64 @@ def test_solution_is_executed_and_checks_real_outputs(solution):
     assert errors == []
 
 
+# What a failed check, an unfinished exercise or a crash leaves in a cell's output.
+FAILURE_SIGNS = ("❌", "outside the expected range", "ExerciseNotDone", "Traceback (most recent")
+ON_PURPOSE = "failure-on-purpose"  # the tag of a cell that shows a failure deliberately
+
+
+def failed_outputs(nb) -> list[tuple[int, str]]:
+    """``(cell index, line)`` of every output line that shows a failure, outside the cells
+    tagged ``failure-on-purpose``."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or ON_PURPOSE in cell.metadata.get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append((index, f"{output.get('ename')}: {output.get('evalue')}"))
+                continue
+            text = output.get("text", "") or "".join(
+                str(v) for k, v in output.get("data", {}).items() if k.startswith("text/"))
+            found += [(index, line) for line in str(text).splitlines()
+                      if any(sign in line for sign in FAILURE_SIGNS)]
+    return found
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_no_committed_solution_shows_a_failed_check(solution):
+    """A student who opens a solution sees ✅ everywhere but where a failure is the lesson."""
+    assert failed_outputs(nbformat.read(solution, as_version=4)) == []
+
+
+def test_the_failed_check_test_catches_the_lines_another_machine_once_printed():
+    """Notebook 04 with the two ❌ lines that a fresh clone on another CPU printed (issue 23)."""
+    nb = nbformat.read(ROOT / "solutions" / "04_malis.ipynb", as_version=4)
+    assert failed_outputs(nb) == []
+    index = next(i for i, c in enumerate(nb.cells) if "BCE + MALIS: ARAND" in
+                 "".join(o.get("text", "") for o in c.get("outputs", [])))
+    nb.cells[index].outputs.append(nbformat.v4.new_output("stream", name="stdout", text=(
+        "❌ BCE + MALIS: ARAND: 0.4219 is outside the expected range 0.12 to 0.4\n"
+        "❌ the two networks within 0.25 bits of each other (VOI total): 0.3767 is outside the "
+        "expected range -0.25 to 0.25\n")))
+    found = failed_outputs(nb)
+    assert [i for i, _ in found] == [index, index]
+    assert "0.4219 is outside the expected range" in found[0][1]
+
+
+@pytest.mark.parametrize("output", [
+    nbformat.v4.new_output("error", ename="ExerciseNotDone", evalue="`f` is not done yet",
+                           traceback=[]),
+    nbformat.v4.new_output("stream", name="stderr", text="Traceback (most recent call last):\n"),
+    nbformat.v4.new_output("execute_result", data={"text/plain": "❌ zendo rule: wrong"}),
+])
+def test_a_crash_or_an_unfinished_exercise_counts_as_a_failure_unless_tagged(output):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[output])]
+    assert [i for i, _ in failed_outputs(nb)] == [0]
+    nb.cells[0].metadata["tags"] = [ON_PURPOSE]
+    assert failed_outputs(nb) == []
+
+
 # The exercise functions that later cells build on (training targets, losses, crops).
 BUILT_ON = {"02_deep_boundaries": ["center_crop", "balance_weights"],
             "03_affinities": ["my_affinities"],
@@ -115,7 +173,7 @@ def test_what_later_cells_use_is_required_first(stem, names):
         uses = [i for i, src in enumerate(code) if i > defined and name in src
                 and not self_check.fullmatch(src.replace("# NBVAL_CHECK_OUTPUT", "").strip())]
         assert uses, f"{stem}: nothing uses {name}: the exercise has no consequence"
-        assert f"checks.require(" in code[uses[0]], f"{stem}: {name} is used unchecked"
+        assert "checks.require(" in code[uses[0]], f"{stem}: {name} is used unchecked"
 
 
 def test_an_unfinished_exercise_stops_the_notebook_with_a_message(tmp_path):

@@ -6,14 +6,14 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-from mbl_seg import train as tr  # noqa: E402
-from mbl_seg import viz  # noqa: E402
-from mbl_seg.viz._training import _running_mean  # noqa: E402
+from mbl_seg import train as tr
+from mbl_seg import viz
+from mbl_seg.viz._training import _running_mean
 
 
 @pytest.fixture(autouse=True)

@@ -91,3 +91,13 @@ def _walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
         yield from _walk(child)
+
+
+def test_a_rule_the_student_did_not_write_is_this_rule_not_yours():
+    rule = zendo.RULES[3]
+    result = zendo.check_rule(rule.confound, rule, whose="this", verbose=False)
+    assert not result.same and "this rule says" in result.message
+    assert f"This rule is '{rule.confound_name}'" in result.message
+    assert "your rule" not in result.message.lower()
+    with pytest.raises(ValueError, match="whose must be 'your' or 'this', got 'my'"):
+        zendo.check_rule(rule.confound, rule, whose="my")

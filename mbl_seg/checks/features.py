@@ -277,7 +277,7 @@ def _check_images(fn, reference, *, what, channels, mistakes, generic_hint) -> s
     if not wrong:
         return f"your {what} match on all {len(cases)} test images"
     (image, sigma), got = wrong[0]
-    for predict, hint in mistakes:
+    for predict, hint in mistakes:  # noqa: B007 - the hint of the mistake found, used below
         if all(any(_same(got, p) for p in predict(x)) for x, got in cases):
             break
     else:

@@ -212,7 +212,7 @@ def _check_sizes(fn: Callable) -> str:
     wrong = [(c, got) for c, got in answers if got != _size(*c)]
     if not wrong:
         return f"your sizes match on all {len(cases)} test cases"
-    for predict, hint in _mistakes():
+    for predict, hint in _mistakes():  # noqa: B007 - the hint of the mistake found, used below
         if all(got == predict(c) for c, got in answers):
             break
     else:

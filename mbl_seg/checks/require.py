@@ -53,10 +53,13 @@ def require(check: Callable[..., CheckResult], fn: Callable, *, used_for: str) -
     >>> from mbl_seg.checks import check_center_crop
     >>> def center_crop(x, shape):
     ...     raise NotImplementedError
-    >>> require(check_center_crop, center_crop, used_for="the cell below crops with it")
+    >>> require(check_center_crop, center_crop,
+    ...         used_for="the cell below crops with it")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    mbl_seg.checks.require.ExerciseNotDone: `center_crop` is not done yet (not implemented yet — fill in the TODO), and the cell below crops with it. Finish the exercise and run its cell again (stuck? the solution notebook in solutions/ has an answer).
+    mbl_seg.checks.require.ExerciseNotDone: `center_crop` is not done yet (not implemented yet
+    — fill in the TODO), and the cell below crops with it. Finish the exercise and run its cell
+    again (stuck? the solution notebook in solutions/ has an answer).
     """
     if not callable(check) or not callable(fn):
         raise TypeError("require(check, fn, used_for=...) takes a self-check and your function, "

@@ -4,10 +4,18 @@ Training on a CPU differs in the last digits between machines, so a notebook
 prints its exact numbers in a table and states what must hold with these
 functions, whose printed verdict does not depend on those digits.
 
+With ``$MBL_SEG_RECORD_CHECKS`` set to a file, every check also appends one line of
+JSON to it (what was checked, the value(s), the range, the verdict):
+``bench/spread.py`` runs the notebooks over seeds and thread counts so and reports
+the spread of every checked quantity, from which the ranges are set.
+
 Used in: notebooks/01_classical_boundaries and every later notebook with results.
 """
 
 from __future__ import annotations
+
+import json
+import os
 
 import numpy as np
 
@@ -22,6 +30,15 @@ def _number(value, what: str) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a number, got {value!r}") from None
     return number
+
+
+def _record(kind: str, what: str, values: list, limits: list, passed: bool) -> None:
+    """Append the check to ``$MBL_SEG_RECORD_CHECKS`` (one JSON object per line), if set."""
+    path = os.environ.get("MBL_SEG_RECORD_CHECKS")
+    if path:
+        line = {"kind": kind, "what": what, "values": values, "limits": limits, "passed": passed}
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line) + "\n")
 
 
 def expect_between(value: float, low: float, high: float, what: str, *,
@@ -39,6 +56,7 @@ def expect_between(value: float, low: float, high: float, what: str, *,
     message = (f"between {low:g} and {high:g} as expected" if passed else
                f"{number:.4g} is outside the expected range {low:g} to {high:g}")
     result = CheckResult(what, passed, message)
+    _record("between", what, [number], [low, high], passed)
     if verbose:
         print(result)
     return result
@@ -54,6 +72,7 @@ def expect_less(smaller: float, larger: float, what: str, *, verbose: bool = Tru
     a, b = _number(smaller, what), _number(larger, what)
     passed = bool(a < b)
     result = CheckResult(what, passed, "yes" if passed else f"no: {a:.4g} >= {b:.4g}")
+    _record("less", what, [a, b], [], passed)
     if verbose:
         print(result)
     return result

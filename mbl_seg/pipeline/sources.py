@@ -220,7 +220,7 @@ def _array(array, name: str, kinds: tuple[str, ...]):
     dtype = np.dtype(array.dtype)
     fits = (("uint8" in kinds and dtype == np.uint8)
             or ("float" in kinds and np.issubdtype(dtype, np.floating))
-            or ("int" in kinds and (np.issubdtype(dtype, np.integer) or dtype == bool)))
+            or ("int" in kinds and (np.issubdtype(dtype, np.integer) or dtype.kind == "b")))
     if not fits:
         wanted = {"raw": "uint8 (0-255) or float in [0, 1]", "labels": "integer ids",
                   "mask": "bool or 0/1 integers"}[name]

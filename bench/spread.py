@@ -1,0 +1,144 @@
+"""How much does each checked result of the solution notebooks vary over seeds and threads?
+
+A checked output must reproduce on another computer. Another CPU rounds floating-point
+sums in another order, and a short fast-mode training amplifies that into other
+weights; a different seed does the same, only more. This script runs solution notebooks
+(each from a fresh temporary copy with an empty checkpoint folder, as on a fresh clone)
+for every combination of seeds and torch thread counts asked for, with
+``$MBL_SEG_SEED`` and ``$MBL_SEG_THREADS`` set, and collects every value that
+``checks.expect_between`` / ``checks.expect_less`` compared (``$MBL_SEG_RECORD_CHECKS``).
+It prints, per notebook and check, the smallest and largest value over the runs next
+to the range the notebook allows, and how many runs passed:
+
+    python bench/spread.py [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--json FILE]
+                           [notebook names ...]
+
+Each run uses ``threads`` torch threads; ``--jobs`` runs that many notebooks at once,
+so keep ``jobs x threads`` at most the number of cores (the results do not depend on
+the load, only the time does). For ``expect_less`` checks the spread is that of the
+margin ``larger - smaller`` (positive: passed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# the notebooks whose checked results come from a training (seeds matter) or a prediction
+TRAINING = ("01_classical_boundaries", "02_deep_boundaries", "03_affinities", "04_malis",
+            "05_3d_unet", "06_lsds")
+
+
+def run_one(name: str, seed: int, threads: int, record: Path) -> float:
+    """Run ``solutions/<name>.ipynb`` in a child process; the seconds it took."""
+    env = {**os.environ, "MBL_SEG_SEED": str(seed), "MBL_SEG_THREADS": str(threads),
+           "MBL_SEG_RECORD_CHECKS": str(record), "OMP_NUM_THREADS": str(threads)}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--one", name], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:  # a cell raised: say which, and count the run as failed
+        print(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message",
+              file=sys.stderr)
+        with open(record, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"kind": "between", "what": "the notebook ran to the end",
+                                   "values": [0.0], "limits": [1.0, 1.0], "passed": False}) + "\n")
+    return time.perf_counter() - started
+
+
+def execute_copy(name: str) -> None:
+    """The child: execute a fresh copy of the solution with an empty checkpoint folder."""
+    from mbl_seg.notebooks import execute_notebook
+
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / f"{name}.ipynb"
+        shutil.copy(ROOT / "solutions" / copy.name, copy)
+        (Path(folder) / "checkpoints").mkdir()
+        os.environ["MBL_SEG_CHECKPOINTS"] = str(Path(folder) / "checkpoints")
+        execute_notebook(copy, progress=False)
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """One row per (notebook, check): the values' min and max over the runs, the limits."""
+    rows: dict[tuple[str, str], dict] = {}
+    for r in records:
+        margin = r["values"][0] if r["kind"] == "between" else r["values"][1] - r["values"][0]
+        row = rows.setdefault((r["notebook"], r["what"]), {
+            "notebook": r["notebook"], "what": r["what"], "kind": r["kind"], "limits": r["limits"],
+            "values": [], "runs": [], "passed": 0})
+        row["values"].append(margin)
+        row["runs"].append(f"seed {r['seed']}, {r['threads']} thr")
+        row["passed"] += bool(r["passed"])
+    return list(rows.values())
+
+
+def table(rows: list[dict]) -> str:
+    """The summary as a markdown table."""
+    lines = ["| notebook | check | runs | measured min - max | allowed | passed |",
+             "|---|---|--:|---|---|--:|"]
+    for row in rows:
+        low, high = min(row["values"]), max(row["values"])
+        allowed = (f"{row['limits'][0]:g} to {row['limits'][1]:g}" if row["kind"] == "between"
+                   else "margin > 0")
+        what = row["what"] if row["kind"] == "between" else f"{row['what']} (margin)"
+        runs = len(row["values"])
+        lines.append(f"| {row['notebook'][:2]} | {what} | {runs} | {low:.4g} - {high:.4g} | "
+                     f"{allowed} | {row['passed']}/{runs} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"notebooks (default: {', '.join(TRAINING)})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "spread.json",
+                        help="where to keep every record (default: bench/out/spread.json)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        execute_copy(args.one)
+        return 0
+    names = args.names or list(TRAINING)
+    missing = [n for n in names if not (ROOT / "solutions" / f"{n}.ipynb").is_file()]
+    if missing:
+        parser.error(f"no solution notebook named {missing}")
+    from mbl_seg.data import prepare_datasets
+
+    prepare_datasets(progress=False)
+    runs = list(itertools.product(names, args.seeds, args.threads))
+    records: list[dict] = []
+    with tempfile.TemporaryDirectory() as folder:
+        def one(run):
+            name, seed, threads = run
+            path = Path(folder) / f"{name}_{seed}_{threads}.jsonl"
+            seconds = run_one(name, seed, threads, path)
+            print(f"  {name:<24} seed {seed}, {threads} thread(s): {seconds:6.1f} s", flush=True)
+            lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+            return [{**json.loads(line), "notebook": name, "seed": seed, "threads": threads}
+                    for line in lines]
+
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for found in pool.map(one, runs):
+                records += found
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    rows = summarise(records)
+    print(f"\n{len(runs)} runs: seeds {args.seeds} x torch threads {args.threads}, "
+          f"{os.cpu_count()} CPU cores; records in {args.json}\n")
+    print(table(rows))
+    return 0 if all(row["passed"] == len(row["values"]) for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
