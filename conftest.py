@@ -15,6 +15,10 @@ collect_ignore = ["mbl_seg/__main__.py"]
 # checkpoint folder of its own ($MBL_SEG_CHECKPOINTS, see mbl_seg.env.Setup.checkpoint), so
 # no notebook leans on what an earlier one trained, and nobody's checkpoints/ is touched.
 _CHECKPOINTS_VARIABLE = "MBL_SEG_CHECKPOINTS"
+# With $MBL_SEG_RECORD_CHECKS_DIR set, each notebook's kernel records the values its checks
+# compared in <dir>/<notebook>.jsonl ($MBL_SEG_RECORD_CHECKS, see mbl_seg.checks.results):
+# `bench/spread.py --merge-dir` adds them to the spread measured over seeds and threads.
+_RECORD_DIR_VARIABLE, _RECORD_VARIABLE = "MBL_SEG_RECORD_CHECKS_DIR", "MBL_SEG_RECORD_CHECKS"
 
 
 def _notebook_of(item) -> Path | None:
@@ -33,6 +37,9 @@ def pytest_runtest_setup(item):
         item.parent._mbl_seg_previous = os.environ.get(_CHECKPOINTS_VARIABLE)
         item.parent._mbl_seg_folder = tempfile.mkdtemp(prefix=f"checkpoints_{notebook.stem}_")
         os.environ[_CHECKPOINTS_VARIABLE] = item.parent._mbl_seg_folder
+        if os.environ.get(_RECORD_DIR_VARIABLE):
+            os.environ[_RECORD_VARIABLE] = str(Path(os.environ[_RECORD_DIR_VARIABLE])
+                                               / f"{notebook.stem}.jsonl")
     yield
 
 
@@ -48,3 +55,5 @@ def pytest_runtest_teardown(item, nextitem):
         else:
             os.environ[_CHECKPOINTS_VARIABLE] = previous
         shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get(_RECORD_DIR_VARIABLE):
+            os.environ.pop(_RECORD_VARIABLE, None)

@@ -11,12 +11,16 @@ It prints, per notebook and check, the smallest and largest value over the runs 
 to the range the notebook allows, and how many runs passed:
 
     python bench/spread.py [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--json FILE]
-                           [notebook names ...]
+                           [--merge FILE ...] [--markdown docs/spread.md] [notebook names ...]
 
 Each run uses ``threads`` torch threads; ``--jobs`` runs that many notebooks at once,
 so keep ``jobs x threads`` at most the number of cores (the results do not depend on
 the load, only the time does). For ``expect_less`` checks the spread is that of the
-margin ``larger - smaller`` (positive: passed).
+margin ``larger - smaller`` (positive: passed). ``--merge`` adds the records of
+earlier runs (their ``--json`` files), e.g. a 1-thread run made with ``--jobs 2`` and a
+2-thread run made with ``--jobs 1``; ``--merge-dir`` adds what ``make test`` recorded with
+``$MBL_SEG_RECORD_CHECKS_DIR`` set (every solution notebook, seed 0, the suite's threads);
+``--markdown`` writes the table to a file.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import itertools
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -81,18 +86,32 @@ def summarise(records: list[dict]) -> list[dict]:
     return list(rows.values())
 
 
+def with_margin(low: float, high: float) -> tuple[float, float]:
+    """The measured ``[low, high]`` widened by the margin the notebooks' ranges keep at least:
+    half the measured width on each side, and never less than 5 % of the larger magnitude.
+
+    >>> with_margin(1.25, 2.25)
+    (0.75, 2.75)
+    """
+    margin = max((high - low) / 2, 0.05 * max(abs(low), abs(high)))
+    return low - margin, high + margin
+
+
 def table(rows: list[dict]) -> str:
     """The summary as a markdown table."""
-    lines = ["| notebook | check | runs | measured min - max | allowed | passed |",
-             "|---|---|--:|---|---|--:|"]
+    lines = ["| notebook | check | runs | measured min - max | with margin | allowed | passed |",
+             "|---|---|--:|---|---|---|--:|"]
     for row in rows:
         low, high = min(row["values"]), max(row["values"])
         allowed = (f"{row['limits'][0]:g} to {row['limits'][1]:g}" if row["kind"] == "between"
                    else "margin > 0")
         what = row["what"] if row["kind"] == "between" else f"{row['what']} (margin)"
         runs = len(row["values"])
+        wide = with_margin(low, high) if row["kind"] == "between" else (low, low)
+        needed = f"{wide[0]:.3g} to {wide[1]:.3g}" if row["kind"] == "between" else (
+            "holds in every run" if low > 0 else "FAILS in some run")
         lines.append(f"| {row['notebook'][:2]} | {what} | {runs} | {low:.4g} - {high:.4g} | "
-                     f"{allowed} | {row['passed']}/{runs} |")
+                     f"{needed} | {allowed} | {row['passed']}/{runs} |")
     return "\n".join(lines)
 
 
@@ -104,12 +123,18 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "spread.json",
                         help="where to keep every record (default: bench/out/spread.json)")
+    parser.add_argument("--merge", type=Path, nargs="+", default=[],
+                        help="add the records of earlier runs (their --json files)")
+    parser.add_argument("--merge-dir", type=Path, nargs="+", default=[],
+                        help="add the records a test run left in $MBL_SEG_RECORD_CHECKS_DIR "
+                             "(one <notebook>.jsonl each; make test does that when it is set)")
+    parser.add_argument("--markdown", type=Path, help="write the table to this file")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         execute_copy(args.one)
         return 0
-    names = args.names or list(TRAINING)
+    names = args.names or ([] if args.merge or args.merge_dir else list(TRAINING))
     missing = [n for n in names if not (ROOT / "solutions" / f"{n}.ipynb").is_file()]
     if missing:
         parser.error(f"no solution notebook named {missing}")
@@ -117,7 +142,11 @@ def main() -> int:
 
     prepare_datasets(progress=False)
     runs = list(itertools.product(names, args.seeds, args.threads))
-    records: list[dict] = []
+    records: list[dict] = [r for path in args.merge
+                           for r in json.loads(path.read_text(encoding="utf-8"))]
+    records += [{**json.loads(line), "notebook": path.stem} for folder in args.merge_dir
+                for path in sorted(folder.glob("*.jsonl"))
+                for line in path.read_text(encoding="utf-8").splitlines()]
     with tempfile.TemporaryDirectory() as folder:
         def one(run):
             name, seed, threads = run
@@ -134,9 +163,25 @@ def main() -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
     rows = summarise(records)
-    print(f"\n{len(runs)} runs: seeds {args.seeds} x torch threads {args.threads}, "
-          f"{os.cpu_count()} CPU cores; records in {args.json}\n")
+    combos = sorted({(r["notebook"], r["seed"], r["threads"]) for r in records})
+    summary = (f"{len(combos)} notebook runs: "
+               + "; ".join(f"{n[:2]}: seeds {sorted({s for m, s, _ in combos if m == n})} x "
+                           f"threads {sorted({t for m, _, t in combos if m == n})}"
+                           for n in sorted({c[0] for c in combos}))
+               + f"; on {os.cpu_count()} CPU cores ({platform.machine()}), "
+               + time.strftime("%Y-%m-%d"))
+    print(f"\n{summary}; records in {args.json}\n")
     print(table(rows))
+    if args.markdown is not None:
+        args.markdown.write_text(
+            "# The spread of the solution notebooks' checked results\n\n"
+            "Written by `python bench/spread.py --markdown docs/spread.md` (see its docstring): "
+            "every value a `checks.expect_between` / `checks.expect_less` of a solution notebook "
+            "compared, smallest and largest over the runs, the same widened by the margin every "
+            "range keeps (half the measured width on each side, at least 5 % of the value), "
+            "and what the notebook allows. "
+            "For `expect_less` checks the value is the margin (larger - smaller; above 0: "
+            f"passed).\n\n{summary}.\n\n{table(rows)}\n", encoding="utf-8")
     return 0 if all(row["passed"] == len(row["values"]) for row in rows) else 1
 
 

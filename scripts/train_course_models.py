@@ -70,7 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PATCH_NEAR = (48, 132, 132)  # voxels of raw per sample, rounded to what the net takes
 H = 16.0  # nm: the h-maxima height of the watershed, as in notebooks 01-04
 SIGMA = 80.0  # nm: the LSD window of the course
-INTERIOR = (slice(16, -16), slice(24, -24), slice(24, -24))  # voxels off the volume's faces
+MARGIN = (16, 24, 24)  # voxels off the volume's faces, where the LSD window is cut
 DOWNSAMPLE = 2  # LSDs computed on every 2nd voxel: ~8x faster, as the published networks do
 CHANNELS = {"affs": 3, "lsd": 10, "mtlsd": 13}  # affinities first, then the LSDs
 # the 2D networks of notebooks 02-04: affinity offsets (None: a boundary map, one channel)
@@ -111,7 +111,8 @@ def validation_scores(net, volume, *, model: str, device: str) -> dict:
     if model in ("lsd", "mtlsd"):
         target = lsds(volume.labels, sigma=SIGMA, voxel_size=volume.voxel_size,
                       downsample=DOWNSAMPLE)
-        inner = (slice(None), *INTERIOR)  # away from the faces, where the window is cut
+        inner = (slice(None), *(slice(m, -m) if n > 4 * m else slice(None)  # small: all of it
+                                for n, m in zip(target.shape[1:], MARGIN)))
         pred, true = out[-10:][inner], target[inner]
         scores.update(sigma_nm=SIGMA, lsd_mse=float(np.mean((out[-10:] - target) ** 2)),
                       lsd_mse_interior=float(np.mean((pred - true) ** 2)))

@@ -20,3 +20,20 @@ def test_expect_between_passes_inside_and_fails_outside_without_hiding_the_value
 def test_expect_less():
     assert expect_less(1, 2, "a < b", verbose=False)
     assert not expect_less(2, 2, "a < b", verbose=False)
+
+
+def test_with_a_record_file_every_check_appends_what_it_compared(tmp_path, monkeypatch):
+    import json
+    import os
+
+    path = tmp_path / "checks.jsonl"
+    expect_between(0.3, 0.5, 1.5, "VOI", verbose=False)  # no variable: nothing recorded
+    assert not path.exists()
+    monkeypatch.setenv("MBL_SEG_RECORD_CHECKS", str(path))
+    expect_between(0.3, 0.5, 1.5, "VOI", verbose=False)
+    expect_less(2, 1, "A below B", verbose=False)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [{k: v for k, v in line.items() if k not in ("seed", "threads")} for line in lines] == [
+        {"kind": "between", "what": "VOI", "values": [0.3], "limits": [0.5, 1.5], "passed": False},
+        {"kind": "less", "what": "A below B", "values": [2.0, 1.0], "limits": [], "passed": False}]
+    assert lines[0]["seed"] == int(os.environ.get("MBL_SEG_SEED") or 0)

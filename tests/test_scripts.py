@@ -66,9 +66,14 @@ def test_the_script_trains_lsd_networks_and_fine_tunes_on_a_few_sections(tmp_pat
     monkeypatch.setattr(script.data, "load_dataset", small_validation)
     common = ["--iterations", "1", "--workers", "0", "--runs", str(tmp_path / "runs"),
               "--out", str(tmp_path / "models")]
-    assert script.main(["--model", "mtlsd", *common]) == 0
+    assert script.main(["--model", "mtlsd", "--validate-every", "1", *common]) == 0
     note = json.loads((tmp_path / "models" / "06_mtlsd_fly.json").read_text())
     assert note["model"] == "mtlsd" and {"voi_split", "lsd_mse"} <= set(note["validation"])
+    # the validation curve: iteration, VOI and the LSD head's MSE and offset correlations
+    assert [point["iteration"] for point in note["validation_curve"]] == [1]
+    assert {"voi_split", "lsd_mse_interior", "offset_r_z", "offset_r_y", "offset_r_x"} <= set(
+        note["validation_curve"][0])
+    assert -1 <= note["validation"]["offset_r_y"] <= 1
     # fine-tune the fly network on 4 zebrafish sections (mirrored in z to fit its patch)
     (tmp_path / "models" / "06_mtlsd_fly.pt").rename(tmp_path / "start.pt")
     monkeypatch.setattr(script.data, "pretrained", lambda name: tmp_path / "start.pt")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -36,7 +37,10 @@ def _record(kind: str, what: str, values: list, limits: list, passed: bool) -> N
     """Append the check to ``$MBL_SEG_RECORD_CHECKS`` (one JSON object per line), if set."""
     path = os.environ.get("MBL_SEG_RECORD_CHECKS")
     if path:
-        line = {"kind": kind, "what": what, "values": values, "limits": limits, "passed": passed}
+        torch = sys.modules.get("torch")  # the run's seed and torch threads, as set up
+        line = {"kind": kind, "what": what, "values": values, "limits": limits, "passed": passed,
+                "seed": int(os.environ.get("MBL_SEG_SEED") or 0),
+                "threads": torch.get_num_threads() if torch is not None else None}
         with open(path, "a", encoding="utf-8") as file:
             file.write(json.dumps(line) + "\n")
 
