@@ -73,16 +73,22 @@ def execute_copy(name: str) -> None:
 
 
 def summarise(records: list[dict]) -> list[dict]:
-    """One row per (notebook, check): the values' min and max over the runs, the limits."""
+    """One row per (notebook, check): every run's value, the limits of the last record (the
+    notebook's range now, if the records of earlier versions come first), and how many of
+    the values those limits pass."""
     rows: dict[tuple[str, str], dict] = {}
     for r in records:
         margin = r["values"][0] if r["kind"] == "between" else r["values"][1] - r["values"][0]
         row = rows.setdefault((r["notebook"], r["what"]), {
-            "notebook": r["notebook"], "what": r["what"], "kind": r["kind"], "limits": r["limits"],
-            "values": [], "runs": [], "passed": 0})
+            "notebook": r["notebook"], "what": r["what"], "kind": r["kind"], "values": [],
+            "runs": []})
+        row["limits"] = r["limits"]
         row["values"].append(margin)
         row["runs"].append(f"seed {r['seed']}, {r['threads']} thr")
-        row["passed"] += bool(r["passed"])
+    for row in rows.values():
+        low, high = row["limits"] if row["kind"] == "between" else (0.0, None)
+        row["passed"] = sum(bool(low <= v <= high) if high is not None else v > low
+                            for v in row["values"])
     return list(rows.values())
 
 
