@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,18 +59,6 @@ def run_one(name: str, seed: int, threads: int, record: Path) -> float:
     return time.perf_counter() - started
 
 
-def execute_copy(name: str) -> None:
-    """The child: execute a fresh copy of the solution with an empty checkpoint folder."""
-    from mbl_seg.notebooks import execute_notebook
-
-    with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / f"{name}.ipynb"
-        shutil.copy(ROOT / "solutions" / copy.name, copy)
-        (Path(folder) / "checkpoints").mkdir()
-        os.environ["MBL_SEG_CHECKPOINTS"] = str(Path(folder) / "checkpoints")
-        execute_notebook(copy, progress=False)
-
-
 def summarise(records: list[dict]) -> list[dict]:
     """One row per (notebook, check): every run's value, the limits of the last record (the
     notebook's range now, if the records of earlier versions come first), and how many of
@@ -80,11 +67,9 @@ def summarise(records: list[dict]) -> list[dict]:
     for r in records:
         margin = r["values"][0] if r["kind"] == "between" else r["values"][1] - r["values"][0]
         row = rows.setdefault((r["notebook"], r["what"]), {
-            "notebook": r["notebook"], "what": r["what"], "kind": r["kind"], "values": [],
-            "runs": []})
+            "notebook": r["notebook"], "what": r["what"], "kind": r["kind"], "values": []})
         row["limits"] = r["limits"]
         row["values"].append(margin)
-        row["runs"].append(f"seed {r['seed']}, {r['threads']} thr")
     for row in rows.values():
         low, high = row["limits"] if row["kind"] == "between" else (0.0, None)
         row["passed"] = sum(bool(low <= v <= high) if high is not None else v > low
@@ -138,7 +123,9 @@ def main() -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        execute_copy(args.one)
+        from bench_notebooks import execute_cold  # beside this script
+
+        execute_cold(ROOT / "solutions" / f"{args.one}.ipynb")
         return 0
     names = args.names or ([] if args.merge or args.merge_dir else list(TRAINING))
     missing = [n for n in names if not (ROOT / "solutions" / f"{n}.ipynb").is_file()]

@@ -110,7 +110,7 @@ def _start(path: Path | None, model, opt, scaler, config: dict, *, seed: int, re
 def _read(path: Path) -> dict:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
+    except Exception as err:  # any unreadable file gets the same advice
         raise ValueError(f"{path} is not a checkpoint torch can read ({type(err).__name__}); "
                          "pass another path, or resume=False, overwrite=True to replace it"
                          ) from err

@@ -130,7 +130,7 @@ def select_mode(mode: str | None = None, *, device: str | None = None) -> str:
     return "fast" if device == "cpu" else "full"
 
 
-def _positive_int(value, name: str, *, minimum: int) -> int:
+def _whole_number(value, name: str, *, minimum: int) -> int:
     text = str(value).strip()
     if not text.lstrip("-").isdigit() or int(text) < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
@@ -144,7 +144,7 @@ def select_threads(threads: int | None = None) -> int | None:
     1
     """
     choice = threads if threads is not None else (os.environ.get("MBL_SEG_THREADS") or None)
-    return None if choice is None else _positive_int(choice, "MBL_SEG_THREADS (torch threads)",
+    return None if choice is None else _whole_number(choice, "MBL_SEG_THREADS (torch threads)",
                                                      minimum=1)
 
 
@@ -155,7 +155,7 @@ def select_seed(seed: int | None = None) -> int:
     3
     """
     choice = seed if seed is not None else (os.environ.get("MBL_SEG_SEED") or None)
-    return 0 if choice is None else _positive_int(choice, "MBL_SEG_SEED", minimum=0)
+    return 0 if choice is None else _whole_number(choice, "MBL_SEG_SEED", minimum=0)
 
 
 def setup(mode: str | None = None, device: str | None = None, *, seed: int | None = None,

@@ -100,8 +100,9 @@ def course_pipeline(volume, net, *, model: str = "affs") -> Pipeline:
 LOSSES = {"affs": batch_affinity_loss, "lsd": batch_lsd_loss, "mtlsd": batch_mtlsd_loss}
 
 
-def validation_scores(net, volume, *, model: str, device: str) -> dict:
-    """VOI of the 3D watershed of the predicted affinities; MSE of predicted LSDs."""
+def validation_scores(net, volume, *, model: str, device: str, target=None) -> dict:
+    """VOI of the 3D watershed of the predicted affinities; MSE of predicted LSDs (against
+    ``target``, the volume's LSDs, computed here if not given)."""
     out = predict_blocks(net, volume.raw, device=device, progress=False)
     scores = {}
     if model in ("affs", "mtlsd"):
@@ -109,8 +110,9 @@ def validation_scores(net, volume, *, model: str, device: str) -> dict:
         s = evaluate.evaluate(volume.labels, seg)
         scores.update(h_nm=H, voi_split=s.voi_split, voi_merge=s.voi_merge, arand=s.arand)
     if model in ("lsd", "mtlsd"):
-        target = lsds(volume.labels, sigma=SIGMA, voxel_size=volume.voxel_size,
-                      downsample=DOWNSAMPLE)
+        if target is None:
+            target = lsds(volume.labels, sigma=SIGMA, voxel_size=volume.voxel_size,
+                          downsample=DOWNSAMPLE)
         inner = (slice(None), *(slice(m, -m) if n > 4 * m else slice(None)  # small: all of it
                                 for n, m in zip(target.shape[1:], MARGIN)))
         pred, true = out[-10:][inner], target[inner]
@@ -274,16 +276,22 @@ def _train_3d(args, name: str, device: str):
     print(f"{name}: {sum(p.numel() for p in net.parameters()):,} parameters, patch "
           f"{pipe.patch_shape} -> {net.output_shape(pipe.patch_shape)}, device {device}")
     validation = data.load_dataset(f"{args.domain}/validation")
-    curve = None
-    if args.validate_every:
-        def curve(model):
-            return validation_scores(model, validation, model=args.model, device=device)
+    # the LSDs of the validation volume, once for every point of the curve
+    target = None if args.model == "affs" else lsds(
+        validation.labels, sigma=SIGMA, voxel_size=validation.voxel_size, downsample=DOWNSAMPLE)
+
+    def curve(model):
+        return validation_scores(model, validation, model=args.model, device=device,
+                                 target=target)
+
     result = train(net, BatchSource(pipe, batch_size=1, num_workers=args.workers),
                    LOSSES[args.model], iterations=args.iterations, seed=args.seed,
                    device=device, optimizer=lambda params: torch.optim.Adam(params, lr=args.lr),
-                   checkpoint=Path(args.runs) / f"{name}.pt", validate=curve,
+                   checkpoint=Path(args.runs) / f"{name}.pt",
+                   validate=curve if args.validate_every else None,
                    validate_every=args.validate_every)
-    scores = validation_scores(result.model, validation, model=args.model, device=device)
+    last = result.validation[-1] if result.validation else None  # train validates at the end
+    scores = last[1] if last and last[0] == result.iterations_done else curve(result.model)
     note = {"start_from": args.start_from,
             "training_sections": args.sections or int(volume.raw.shape[0]),
             "voxel_size": list(volume.voxel_size), "patch_shape": list(pipe.patch_shape),

@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 
+from ..env import select_seed
 from ._core import CheckResult
 
 __all__ = ["expect_between", "expect_less"]
@@ -39,7 +40,7 @@ def _record(kind: str, what: str, values: list, limits: list, passed: bool) -> N
     if path:
         torch = sys.modules.get("torch")  # the run's seed and torch threads, as set up
         line = {"kind": kind, "what": what, "values": values, "limits": limits, "passed": passed,
-                "seed": int(os.environ.get("MBL_SEG_SEED") or 0),
+                "seed": select_seed(),
                 "threads": torch.get_num_threads() if torch is not None else None}
         with open(path, "a", encoding="utf-8") as file:
             file.write(json.dumps(line) + "\n")
