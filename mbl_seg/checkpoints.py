@@ -396,7 +396,8 @@ def load_pretrained(name: str) -> Pretrained:
     Returns
     -------
     Pretrained
-        ``model``: a :class:`mbl_seg.models.UNet` in eval mode; ``note``: the
+        ``model``: a :class:`mbl_seg.models.UNet` (ACRLSD: an
+        :class:`mbl_seg.autocontext.AutoContext`) in eval mode; ``note``: the
         ``.json`` beside it (command, iterations, validation scores...).
 
     Used in: notebooks/05_3d_unet, 06_lsds.
@@ -409,7 +410,14 @@ def load_pretrained(name: str) -> Pretrained:
     if not isinstance(info, Mapping) or "config" not in info or "model" not in info:
         raise ValueError(f"{path} holds no network settings ('config') and weights ('model'): "
                          "make shipped checkpoints with scripts/train_course_models.py")
-    model = UNet(**info["config"])
-    load_checkpoint(path, model)
+    if "autocontext" in info["config"]:  # ACRLSD: the context net on a shipped LSD net
+        from .autocontext import load_autocontext
+
+        lsd_name = info["config"]["autocontext"]["name"]
+        model = load_autocontext(path, info, pretrained(lsd_name),
+                                 load_pretrained(lsd_name).model)
+    else:
+        model = UNet(**info["config"])
+        load_checkpoint(path, model)
     note = path.with_suffix(".json")
     return Pretrained(model, json.loads(note.read_text()) if note.is_file() else {})

@@ -19,7 +19,10 @@ from .evaluate import contingency_table
 from .targets import face_neighbours
 
 __all__ = ["Merge", "merge_errors", "split_errors", "contact", "contact_pairs",
-           "pairs_touching_in", "maximin_affinities"]
+           "pairs_touching_in", "maximin_affinities", "thin_objects", "merges_by_cause",
+           "CAUSES"]
+
+CAUSES = ("at a membrane gap", "a thin neurite", "touching elsewhere", "not touching")
 
 
 class Merge(NamedTuple):
@@ -116,6 +119,70 @@ def pairs_touching_in(labels: np.ndarray, where: np.ndarray) -> set[tuple[int, i
     where = np.asarray(where, dtype=bool)
     same_shape(labels, where, ("labels", "where"))
     return {(int(a), int(b)) for a, b in np.unique(contact_pairs(labels, where), axis=0)}
+
+
+def thin_objects(labels: np.ndarray, *, voxel_size, radius_nm: float) -> set[int]:
+    """Objects whose median voxel lies at most ``radius_nm`` from the object's boundary.
+
+    The distance is :func:`mbl_seg.targets.distance_transform`'s (nm, to the
+    nearest boundary voxel): a thin neurite has most of its voxels near its
+    surface, a thick one most of them deep inside.
+
+    >>> labels = np.zeros((1, 9, 12), np.uint64); labels[0, :, :3] = 1; labels[0, :, 3:] = 2
+    >>> sorted(thin_objects(labels, voxel_size=(8, 8, 8), radius_nm=8))
+    [1]
+    """
+    from scipy import ndimage
+
+    from .targets import distance_transform
+
+    labels = as_labels(labels)
+    distance = distance_transform(labels, voxel_size=voxel_size)
+    ids = np.unique(labels)
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return set()
+    medians = ndimage.median(distance, labels, ids)
+    return {int(i) for i, m in zip(ids, np.atleast_1d(medians)) if m <= radius_nm}
+
+
+def merges_by_cause(gt: np.ndarray, seg: np.ndarray, *, gaps: np.ndarray,
+                    thin: set[int] = frozenset(), min_voxels: int = 20) -> dict[str, list]:
+    """The merge errors of ``seg``, each under the first cause (of :data:`CAUSES`) that fits.
+
+    A merged pair ``(a, b)`` of :func:`merge_errors` is "at a membrane gap" if
+    the two neurons touch where ``gaps`` is True (e.g. the data's faint or
+    missing membrane patches, dilated a little); else "a thin neurite" if
+    either is in ``thin`` (:func:`thin_objects`); else "touching elsewhere"
+    if they touch at all; else "not touching" (joined through a third segment
+    or across a gap in the labels).
+
+    >>> gt = np.array([[[1, 1, 2, 2, 0, 3, 3]]], np.uint64)
+    >>> seg = np.ones_like(gt)
+    >>> gaps = np.zeros(gt.shape, bool); gaps[0, 0, 2] = True
+    >>> {c: [(m.a, m.b) for m in v] for c, v in merges_by_cause(gt, seg, gaps=gaps,
+    ...                                                          min_voxels=1).items()}
+    {'at a membrane gap': [(1, 2)], 'a thin neurite': [], 'touching elsewhere': [], \
+'not touching': [(1, 3), (2, 3)]}
+    """
+    merges = merge_errors(gt, seg, min_voxels=min_voxels)
+    gt = as_labels(gt, name="gt")
+    gaps = np.asarray(gaps, dtype=bool)
+    same_shape(gt, gaps, ("gt", "gaps"))
+    at_gap = pairs_touching_in(gt, gaps)
+    touching = {(int(a), int(b)) for a, b in np.unique(contact_pairs(gt), axis=0)}
+    thin = {int(t) for t in thin}
+    out: dict[str, list] = {cause: [] for cause in CAUSES}
+    for merge in merges:
+        pair = (merge.a, merge.b)
+        if pair in at_gap:
+            cause = CAUSES[0]
+        elif merge.a in thin or merge.b in thin:
+            cause = CAUSES[1]
+        else:
+            cause = CAUSES[2] if pair in touching else CAUSES[3]
+        out[cause].append(merge)
+    return out
 
 
 def maximin_affinities(affs: np.ndarray, labels: np.ndarray) -> dict[tuple[int, int], float]:

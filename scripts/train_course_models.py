@@ -4,6 +4,9 @@
     python scripts/train_course_models.py --model mtlsd --domain fly --iterations 1500
     python scripts/train_course_models.py --model mtlsd --domain zebrafish \
         --start-from 06_mtlsd_fly --sections 8 --iterations 300
+    python scripts/train_course_models.py --model acrlsd --lsd-from 06_lsd_fly --iterations 1500
+    python scripts/train_course_models.py --model lsd --start-from 06_lsd_fly --name 06_lsd_fly \
+        --force --patch 96 96 96 --mirror-faces --iterations 2000   # train a shipped net on
     python scripts/train_course_models.py --model boundaries2d --iterations 3000
 
 trains one of the course's networks (``mbl_seg.models.unet3d`` for the domain's voxel size,
@@ -13,7 +16,10 @@ augmentations) on ``<domain>/train``:
 * ``affs`` (notebook 05): nearest-neighbour affinities, class-balanced BCE;
 * ``lsd`` (notebook 06): the 10 local shape descriptors, MSE;
 * ``mtlsd`` (notebook 06): both heads on one network, BCE + 5 x MSE
-  (``mbl_seg.losses.batch_mtlsd_loss``).
+  (``mbl_seg.losses.batch_mtlsd_loss``);
+* ``acrlsd`` (notebook 06): auto-context, a second network that reads raw and the LSDs
+  of the shipped LSD network ``--lsd-from`` (frozen) and predicts affinities
+  (``mbl_seg.autocontext``); it ships without the LSD network's weights.
 
 The 2D networks of notebooks 02-04 (``UNet(dims=2, depth=3, base_features=16,
 padding="same")``, 2D crops of 128 x 128 from ``<domain>/train2d`` made by
@@ -55,12 +61,15 @@ import numpy as np
 import torch
 
 from mbl_seg import data, env, evaluate
+from mbl_seg.autocontext import AutoContext, file_digest
+from mbl_seg.checkpoints import load_pretrained
 from mbl_seg.losses import (LSD_WEIGHT, balanced_bce, batch_affinity_loss, batch_lsd_loss,
                             batch_mtlsd_loss, malis_loss)
 from mbl_seg.models import UNet, unet3d
 from mbl_seg.pipeline import (Affinities, BatchSource, Elastic, Intensity, LSDs,
                               MirrorTranspose, MissingSections, Pipeline, ShiftedSections,
                               Source, batch_maker)
+from mbl_seg.lsd_quality import MARGIN, channel_means, interior, lsd_quality
 from mbl_seg.predict import predict, predict_blocks
 from mbl_seg.segment import per_section, seeded_watershed, watershed_from_affinities
 from mbl_seg.targets import affinities, affinity_mask, boundaries, lsds
@@ -70,9 +79,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PATCH_NEAR = (48, 132, 132)  # voxels of raw per sample, rounded to what the net takes
 H = 16.0  # nm: the h-maxima height of the watershed, as in notebooks 01-04
 SIGMA = 80.0  # nm: the LSD window of the course
-MARGIN = (16, 24, 24)  # voxels off the volume's faces, where the LSD window is cut
 DOWNSAMPLE = 2  # LSDs computed on every 2nd voxel: ~8x faster, as the published networks do
-CHANNELS = {"affs": 3, "lsd": 10, "mtlsd": 13}  # affinities first, then the LSDs
+CHANNELS = {"affs": 3, "lsd": 10, "mtlsd": 13, "acrlsd": 3}  # affinities first, then LSDs
 # the 2D networks of notebooks 02-04: affinity offsets (None: a boundary map, one channel)
 OFFSETS_2D = {"boundaries2d": None, "affs2d": ((-1, 0), (0, -1), (-4, 0), (0, -4)),
               "malis2d": ((-1, 0), (0, -1))}
@@ -80,16 +88,28 @@ NOTEBOOK_2D = {"boundaries2d": "02", "affs2d": "03", "malis2d": "04"}
 PATCH_2D, BATCH_2D, LR_2D = (128, 128), 4, 1e-3  # the notebooks' fast-mode settings
 
 
-def course_net(voxel_size, *, model: str = "affs", seed: int = 0) -> torch.nn.Module:
-    """The course network for a voxel size: 3 affinity, 10 LSD or 3 + 10 output channels."""
+def course_net(voxel_size, *, model: str = "affs", seed: int = 0,
+               lsd_from: str | None = None) -> torch.nn.Module:
+    """The course network for a voxel size: 3 affinity, 10 LSD or 3 + 10 output channels.
+
+    ``acrlsd``: the shipped LSD network ``lsd_from``, frozen, and a context network
+    of the same shape that reads raw + its 10 LSDs (:class:`mbl_seg.autocontext.AutoContext`).
+    """
+    if model == "acrlsd":
+        if not lsd_from:
+            raise ValueError("--model acrlsd needs --lsd-from, e.g. 06_lsd_fly")
+        context = unet3d(voxel_size, depth=3, base_features=12, in_channels=11,
+                         out_channels=CHANNELS[model], seed=seed)
+        source = {"name": lsd_from, "sha256": file_digest(data.pretrained(lsd_from))}
+        return AutoContext(load_pretrained(lsd_from).model, context, lsd_source=source)
     return unet3d(voxel_size, depth=3, base_features=12, out_channels=CHANNELS[model], seed=seed)
 
 
-def course_pipeline(volume, net, *, model: str = "affs") -> Pipeline:
+def course_pipeline(volume, net, *, model: str = "affs", near=PATCH_NEAR) -> Pipeline:
     """The notebook-05/06 training pipeline for one course dataset (or a Source)."""
-    patch = net.valid_input_shape(near=PATCH_NEAR)
+    patch = net.valid_input_shape(near=near)
     source = volume if isinstance(volume, Source) else Source.from_dataset(volume)
-    targets = {"affs": [Affinities()], "lsd": [LSDs(SIGMA, DOWNSAMPLE)],
+    targets = {"affs": [Affinities()], "acrlsd": [Affinities()], "lsd": [LSDs(SIGMA, DOWNSAMPLE)],
                "mtlsd": [Affinities(), LSDs(SIGMA, DOWNSAMPLE)]}[model]
     return Pipeline(source, patch_shape=patch,
                     augment=[Elastic(), MirrorTranspose(), Intensity(), MissingSections(),
@@ -97,15 +117,18 @@ def course_pipeline(volume, net, *, model: str = "affs") -> Pipeline:
                     targets=targets)
 
 
-LOSSES = {"affs": batch_affinity_loss, "lsd": batch_lsd_loss, "mtlsd": batch_mtlsd_loss}
+LOSSES = {"affs": batch_affinity_loss, "lsd": batch_lsd_loss, "mtlsd": batch_mtlsd_loss,
+          "acrlsd": batch_affinity_loss}
 
 
-def validation_scores(net, volume, *, model: str, device: str, target=None) -> dict:
+def validation_scores(net, volume, *, model: str, device: str, target=None,
+                      means=None) -> dict:
     """VOI of the 3D watershed of the predicted affinities; MSE of predicted LSDs (against
-    ``target``, the volume's LSDs, computed here if not given)."""
+    ``target``, the volume's LSDs, computed here if not given), and relative to the constant
+    ``means`` (the training volume's channel means) if given."""
     out = predict_blocks(net, volume.raw, device=device, progress=False)
     scores = {}
-    if model in ("affs", "mtlsd"):
+    if model in ("affs", "mtlsd", "acrlsd"):
         seg = watershed_from_affinities(out[:3], voxel_size=volume.voxel_size, h=H)
         s = evaluate.evaluate(volume.labels, seg)
         scores.update(h_nm=H, voi_split=s.voi_split, voi_merge=s.voi_merge, arand=s.arand)
@@ -113,15 +136,37 @@ def validation_scores(net, volume, *, model: str, device: str, target=None) -> d
         if target is None:
             target = lsds(volume.labels, sigma=SIGMA, voxel_size=volume.voxel_size,
                           downsample=DOWNSAMPLE)
-        inner = (slice(None), *(slice(m, -m) if n > 4 * m else slice(None)  # small: all of it
-                                for n, m in zip(target.shape[1:], MARGIN)))
+        margin = tuple(m if n > 4 * m else 0  # a small volume: all of it
+                       for n, m in zip(target.shape[1:], MARGIN))
+        inner = (slice(None), *interior(target.shape[1:], margin))
         pred, true = out[-10:][inner], target[inner]
         scores.update(sigma_nm=SIGMA, lsd_mse=float(np.mean((out[-10:] - target) ** 2)),
                       lsd_mse_interior=float(np.mean((pred - true) ** 2)))
+        if means is not None:
+            quality = lsd_quality(out[-10:], target, means=means, margin=margin)
+            scores["lsd_relative_mse_interior"] = quality.relative_mse
         for axis, name in enumerate("zyx"):  # channels 0-2: the offset to the centre of mass
             scores[f"offset_r_{name}"] = float(np.corrcoef(pred[axis].ravel(),
                                                            true[axis].ravel())[0, 1])
     return scores
+
+
+def mirrored_faces(volume, net, patch) -> Source:
+    """``volume`` with its raw and labels mirrored in z beyond both ends, by the net's context.
+
+    A valid-padded network sees ``(patch - output) / 2`` sections of context on
+    each side of what it predicts: without this, the labels of the first and
+    last sections of a thin volume never fall in an output (fly/train's 64
+    sections: only 20-44 with a 48-section patch). Mirrored raw and labels are
+    a volume like any other (each object continues as its mirror image), so
+    the copies are kept as known: the LSD mask, which needs two sigma of known
+    labels around a voxel, then keeps the sections near the faces too.
+    """
+    pad = (patch[0] - net.output_shape(patch)[0]) // 2
+    widths = ((pad, pad), (0, 0), (0, 0))
+    return Source(np.pad(volume.raw, widths, mode="symmetric"),
+                  np.pad(volume.labels, widths, mode="symmetric"),
+                  voxel_size=volume.voxel_size, name=f"{volume.name} (mirrored)")
 
 
 def first_sections(volume, sections: int, net) -> Source:
@@ -247,6 +292,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--start-from", default=None, help="a shipped network to fine-tune")
     parser.add_argument("--sections", type=int, default=None,
                         help="train on the first N sections of <domain>/train only")
+    parser.add_argument("--patch", type=int, nargs=3, default=None, metavar=("Z", "Y", "X"),
+                        help="raw voxels per sample, rounded to what the net takes (default "
+                             f"{' '.join(map(str, PATCH_NEAR))})")
+    parser.add_argument("--mirror-faces", action="store_true",
+                        help="mirror the training volume in z so that every section's labels "
+                             "fall in an output (see mirrored_faces)")
+    parser.add_argument("--name", default=None,
+                        help="the shipped name (default: from --model, --domain, --start-from); "
+                             "e.g. --start-from 06_lsd_fly --name 06_lsd_fly --force trains a "
+                             "shipped network on")
+    parser.add_argument("--lsd-from", default=None,
+                        help="--model acrlsd: the shipped LSD network whose predicted LSDs "
+                             "the context network reads (e.g. 06_lsd_fly)")
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default: 5e-4 for 3D, 1e-3 for 2D networks)")
     parser.add_argument("--workers", type=int, default=2)
@@ -265,24 +323,36 @@ def _train_3d(args, name: str, device: str):
     """A 3D network (notebooks 05, 06): ``(network, losses, iterations, note entries)``."""
     volume = data.load_dataset(f"{args.domain}/train")
     if args.start_from:
-        info = torch.load(data.pretrained(args.start_from), map_location="cpu",
-                          weights_only=True)
-        net = UNet(**info["config"])
-        net.load_state_dict(info["model"])
+        net = load_pretrained(args.start_from).model  # ACRLSD: its LSD net must be the same
     else:
-        net = course_net(volume.voxel_size, model=args.model, seed=args.seed)
-    source = first_sections(volume, args.sections, net) if args.sections else volume
-    pipe = course_pipeline(source, net, model=args.model)
+        net = course_net(volume.voxel_size, model=args.model, seed=args.seed,
+                         lsd_from=args.lsd_from)
+    near = tuple(args.patch) if args.patch else PATCH_NEAR
+    patch = net.valid_input_shape(near=near)
+    if patch[0] > volume.raw.shape[0] and not (args.sections or args.mirror_faces):
+        raise ValueError(f"a patch of {patch} is taller than {volume.name} "
+                         f"({volume.raw.shape[0]} sections): pass --mirror-faces")
+    if args.sections:
+        source = first_sections(volume, args.sections, net)
+    elif args.mirror_faces:
+        source = mirrored_faces(volume, net, patch)
+    else:
+        source = volume
+    pipe = course_pipeline(source, net, model=args.model, near=near)
     print(f"{name}: {sum(p.numel() for p in net.parameters()):,} parameters, patch "
           f"{pipe.patch_shape} -> {net.output_shape(pipe.patch_shape)}, device {device}")
     validation = data.load_dataset(f"{args.domain}/validation")
     # the LSDs of the validation volume, once for every point of the curve
-    target = None if args.model == "affs" else lsds(
-        validation.labels, sigma=SIGMA, voxel_size=validation.voxel_size, downsample=DOWNSAMPLE)
+    target = means = None
+    if args.model in ("lsd", "mtlsd"):
+        target = lsds(validation.labels, sigma=SIGMA, voxel_size=validation.voxel_size,
+                      downsample=DOWNSAMPLE)
+        means = channel_means(lsds(volume.labels, sigma=SIGMA, voxel_size=volume.voxel_size,
+                                   downsample=DOWNSAMPLE))
 
     def curve(model):
         return validation_scores(model, validation, model=args.model, device=device,
-                                 target=target)
+                                 target=target, means=means)
 
     result = train(net, BatchSource(pipe, batch_size=1, num_workers=args.workers),
                    LOSSES[args.model], iterations=args.iterations, seed=args.seed,
@@ -292,13 +362,16 @@ def _train_3d(args, name: str, device: str):
                    validate_every=args.validate_every)
     last = result.validation[-1] if result.validation else None  # train validates at the end
     scores = last[1] if last and last[0] == result.iterations_done else curve(result.model)
-    note = {"start_from": args.start_from,
+    note = {"start_from": args.start_from, "mirror_faces": bool(args.mirror_faces),
+            "learning_rate": args.lr,
             "training_sections": args.sections or int(volume.raw.shape[0]),
             "voxel_size": list(volume.voxel_size), "patch_shape": list(pipe.patch_shape),
             "validation": {"dataset": f"{args.domain}/validation", **scores}}
     if result.validation:
         note["validation_curve"] = [{"iteration": i, **v} for i, v in result.validation]
-    if args.model != "affs":
+    if args.model == "acrlsd":
+        note["lsd_network"] = net.config["autocontext"]
+    if args.model in ("lsd", "mtlsd"):
         note["lsds"] = {"sigma_nm": SIGMA, "downsample": DOWNSAMPLE, "lsd_weight": LSD_WEIGHT}
     return result.model, result.losses, result.iterations_done, note
 
@@ -332,17 +405,21 @@ def main(argv=None) -> int:
         print(f"--iterations {args.iterations} is too few for {args.model}", file=sys.stderr)
         return 2
     args.lr = args.lr or (LR_2D if two_d else 5e-4)
-    name = shipped_name(args.model, args.domain, args.start_from)
+    name = args.name or shipped_name(args.model, args.domain, args.start_from)
     shipped = Path(args.out) / f"{name}.pt"
     if shipped.exists() and not args.force:
         print(f"{shipped} exists: pass --force to replace it", file=sys.stderr)
         return 1
     device = env.select_device(args.device)
+    earlier = _earlier_training(args.start_from)  # read now: --name may replace that file
     started = time.perf_counter()
     net, losses, iterations, details = (_train_2d if two_d else _train_3d)(args, name, device)
     hours = (time.perf_counter() - started) / 3600
     shipped.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": net.state_dict(), "config": net.config, "iteration": iterations,
+    # ACRLSD: the context network's weights only; the LSD network is named by its digest
+    entries = (net.shipped_entries() if isinstance(net, AutoContext)
+               else {"model": net.state_dict(), "config": net.config})
+    torch.save({**entries, "iteration": iterations,
                 "losses": losses, "validation": [], "seed": args.seed}, shipped)
     note = {
         "command": "python scripts/train_course_models.py " + shlex.join(sys.argv[1:] if
@@ -350,12 +427,28 @@ def main(argv=None) -> int:
         "model": args.model, "domain": args.domain, "iterations": iterations, "device": device,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         "hours_this_call": round(hours, 3),
+        "earlier_training": earlier,
+        "iterations_total": iterations + sum(e["iterations"] for e in earlier),
+        "hours_total": round(hours + sum(e["hours"] for e in earlier), 3),
         "final_training_loss_mean_of_100": float(np.mean(losses[-100:])),
         **details, "torch": torch.__version__,
     }
     shipped.with_suffix(".json").write_text(json.dumps(note, indent=2) + "\n")
     print(json.dumps(note, indent=2))
     return 0
+
+
+def _earlier_training(start_from: str | None) -> list[dict]:
+    """What the network fine-tuned from went through: its note's calls, oldest first."""
+    if not start_from:
+        return []
+    path = data.pretrained(start_from).with_suffix(".json")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the note of --start-from {start_from}")
+    note = json.loads(path.read_text())
+    return [*note.get("earlier_training", []),
+            {"command": note["command"], "iterations": note["iterations"],
+             "hours": note["hours_this_call"], "machine": note.get("machine")}]
 
 
 def shipped_name(model: str, domain: str, start_from: str | None = None) -> str:

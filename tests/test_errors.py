@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mbl_seg.errors import (contact, maximin_affinities, merge_errors, pairs_touching_in,
-                            split_errors)
+from mbl_seg.errors import (CAUSES, contact, maximin_affinities, merge_errors, merges_by_cause,
+                            pairs_touching_in, split_errors, thin_objects)
 from mbl_seg.segment import components_from_affinities
 from mbl_seg.targets import affinities
 
@@ -97,3 +97,53 @@ def test_maximin_affinities_refuses_logits_and_channel_last():
         maximin_affinities(np.zeros((4, 5, 2), np.float32), labels)
     with pytest.raises(TypeError, match="float"):
         maximin_affinities(np.zeros((2, 4, 5), np.uint8), labels)
+
+
+def _brute_force_touching(gt, where):
+    """Pairs of labels that are face neighbours somewhere one of the two voxels is in ``where``."""
+    pairs = set()
+    for v in np.ndindex(gt.shape):
+        for axis in range(gt.ndim):
+            w = list(v)
+            w[axis] += 1
+            if w[axis] >= gt.shape[axis]:
+                continue
+            w = tuple(w)
+            a, b = int(gt[v]), int(gt[w])
+            if a and b and a != b and (where[v] or where[w]):
+                pairs.add((min(a, b), max(a, b)))
+    return pairs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merges_by_cause_sorts_every_merge_once_as_the_definition_says(seed):
+    rng = np.random.default_rng(seed)
+    gt = rng.integers(0, 7, size=(3, 6, 7)).astype(np.uint64)
+    seg = rng.integers(1, 4, size=7)[gt.astype(int)].astype(np.uint64)  # merge ids at random
+    gaps = rng.random(gt.shape) < 0.1
+    thin = {int(t) for t in rng.choice(np.arange(1, 7), 2, replace=False)}
+    found = merges_by_cause(gt, seg, gaps=gaps, thin=thin, min_voxels=1)
+    assert list(found) == list(CAUSES)
+    assert sorted(m for v in found.values() for m in v) == merge_errors(gt, seg, min_voxels=1)
+    at_gap, touching = _brute_force_touching(gt, gaps), _brute_force_touching(gt, gt >= 0)
+    for cause, merges in found.items():
+        for m in merges:
+            pair = (m.a, m.b)
+            expected = (CAUSES[0] if pair in at_gap else CAUSES[1] if {m.a, m.b} & thin
+                        else CAUSES[2] if pair in touching else CAUSES[3])
+            assert cause == expected
+
+
+def test_thin_objects_by_their_median_distance_to_the_boundary():
+    labels = np.zeros((4, 30, 30), np.uint64)
+    labels[:, :, :13], labels[:, :, 17:] = 2, 3  # 13 voxels wide: most deep inside
+    labels[:, :, 13:17] = 1  # 4 voxels wide, between them: 0 0 0 0 nm from a boundary voxel
+    assert thin_objects(labels, voxel_size=(8, 8, 8), radius_nm=8) == {1}
+    assert thin_objects(labels, voxel_size=(8, 8, 8), radius_nm=1000) == {1, 2, 3}
+    assert thin_objects(np.zeros((2, 3, 3), np.uint64), voxel_size=(8, 8, 8), radius_nm=8) == set()
+
+
+def test_merges_by_cause_needs_gaps_of_the_labels_shape():
+    gt = np.ones((2, 3, 3), np.uint64)
+    with pytest.raises(ValueError, match="gaps"):
+        merges_by_cause(gt, gt, gaps=np.zeros((2, 3), bool))

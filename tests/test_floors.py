@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd", "rag",
+GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd", "lsd_quality", "rag",
                 "agglomeration", "graphdb", "zendo", "hosted")
 
 BLOCK_TORCH = """

@@ -1,5 +1,6 @@
 """The repository's scripts: the one that makes the shipped checkpoints runs end to end."""
 
+import importlib
 import importlib.util
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from mbl_seg import data
+from mbl_seg.autocontext import AutoContext
 from mbl_seg.checkpoints import load_pretrained
 from mbl_seg.data import list_pretrained, pretrained
 from mbl_seg.train import load_checkpoint
@@ -42,13 +44,16 @@ def test_every_shipped_checkpoint_loads_into_its_network_and_says_how_it_was_mad
     assert "05_affs3d_fly" in list_pretrained()
     for name in list_pretrained():
         net, note = load_pretrained(name)
-        info = load_checkpoint(pretrained(name), net)
+        # ACRLSD ships its context network only (the LSD network is another shipped file)
+        trained = net.context_network if isinstance(net, AutoContext) else net
+        info = load_checkpoint(pretrained(name), trained)
         assert note["iterations"] == info["iteration"] > 0
+        assert note.get("iterations_total", note["iterations"]) >= note["iterations"]
         assert note["command"].startswith("python scripts/train_course_models.py")
-        assert net.config["out_channels"] == {"affs": 3, "lsd": 10, "mtlsd": 13,
-                                              "boundaries2d": 1, "affs2d": 4, "malis2d": 2}[
+        assert net.out_channels == {"affs": 3, "lsd": 10, "mtlsd": 13, "acrlsd": 3,
+                                    "boundaries2d": 1, "affs2d": 4, "malis2d": 2}[
             note.get("model", "affs")]
-        assert net.config["dims"] == (2 if note.get("model", "").endswith("2d") else 3)
+        assert net.dims == (2 if note.get("model", "").endswith("2d") else 3)
         assert pretrained(name).stat().st_size < 8e6  # small enough to commit
         assert all(torch.isfinite(p).all() for p in net.parameters())
 
@@ -76,12 +81,66 @@ def test_the_script_trains_lsd_networks_and_fine_tunes_on_a_few_sections(tmp_pat
     assert -1 <= note["validation"]["offset_r_y"] <= 1
     # fine-tune the fly network on 4 zebrafish sections (mirrored in z to fit its patch)
     (tmp_path / "models" / "06_mtlsd_fly.pt").rename(tmp_path / "start.pt")
+    (tmp_path / "models" / "06_mtlsd_fly.json").rename(tmp_path / "start.json")
     monkeypatch.setattr(script.data, "pretrained", lambda name: tmp_path / "start.pt")
     assert script.main(["--model", "mtlsd", "--domain", "zebrafish", "--start-from",
                         "06_mtlsd_fly", "--sections", "4", *common]) == 0
     tuned = json.loads((tmp_path / "models" / "06_mtlsd_fly_tuned_zebrafish.json").read_text())
     assert tuned["training_sections"] == 4 and tuned["start_from"] == "06_mtlsd_fly"
     assert tuned["voxel_size"] == [36.0, 12.0, 12.0]
+    assert [e["iterations"] for e in tuned["earlier_training"]] == [1]
+
+
+def test_acrlsd_reads_a_shipped_lsd_network_and_training_on_keeps_the_history(tmp_path,
+                                                                             monkeypatch):
+    script = _script()
+    models = tmp_path / "models"
+    monkeypatch.setattr(importlib.import_module("mbl_seg.data.pretrained"), "MODELS_DIR", models)
+    load = script.data.load_dataset
+
+    def small(name):  # quick: a small validation volume
+        volume = load(name)
+        if not name.endswith("validation"):
+            return volume
+        return volume._replace(raw=volume.raw[:12, :64, :64], labels=volume.labels[:12, :64, :64])
+
+    monkeypatch.setattr(script.data, "load_dataset", small)
+    common = ["--workers", "0", "--runs", str(tmp_path / "runs"), "--out", str(models)]
+    assert script.main(["--model", "lsd", "--iterations", "1", *common]) == 0
+    # a patch taller than fly/train's 64 sections: only with the faces mirrored
+    acrlsd = ["--model", "acrlsd", "--lsd-from", "06_lsd_fly", "--iterations", "1",
+              "--patch", "88", "88", "88", *common]
+    with pytest.raises(ValueError, match="--mirror-faces"):
+        script.main(acrlsd)
+    assert script.main([*acrlsd, "--mirror-faces"]) == 0
+    net, note = load_pretrained("06_acrlsd_fly")
+    assert isinstance(net, AutoContext) and note["lsd_network"]["name"] == "06_lsd_fly"
+    assert {"voi_split", "arand"} <= set(note["validation"]) and note["mirror_faces"]
+    assert (models / "06_acrlsd_fly.pt").stat().st_size < 1e6  # no LSD weights inside
+    # train the shipped LSD network on: its note keeps the first call
+    assert script.main(["--model", "lsd", "--start-from", "06_lsd_fly", "--name", "06_lsd_fly",
+                        "--force", "--iterations", "2", *common]) == 0
+    on = json.loads((models / "06_lsd_fly.json").read_text())
+    assert [e["iterations"] for e in on["earlier_training"]] == [1]
+    assert on["iterations_total"] == 3 and on["start_from"] == "06_lsd_fly"
+    assert "lsd_relative_mse_interior" in on["validation"]
+    with pytest.raises(ValueError, match="retrain it"):  # ACRLSD read the old LSDs
+        load_pretrained("06_acrlsd_fly")
+
+
+def test_mirrored_faces_supervise_every_section():
+    script = _script()
+    volume = data.load_dataset("fly/train")
+    net = script.course_net((8.0, 8.0, 8.0))
+    patch = net.valid_input_shape(near=(96, 96, 96))
+    source = script.mirrored_faces(volume, net, patch)
+    pad = (patch[0] - net.output_shape(patch)[0]) // 2
+    assert source.raw.shape[0] == volume.raw.shape[0] + 2 * pad
+    np.testing.assert_array_equal(source.labels[pad:-pad], volume.labels)
+    np.testing.assert_array_equal(source.raw[pad - 1], volume.raw[0])  # mirrored
+    np.testing.assert_array_equal(source.labels[-pad], volume.labels[-1])
+    # the first output section of the lowest patch is the volume's first section
+    assert source.labelled_box == ((0, 0, 0), source.raw.shape)
 
 
 def test_the_script_trains_the_2d_networks_of_notebooks_02_to_04(tmp_path):
