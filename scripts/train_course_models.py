@@ -89,20 +89,46 @@ PATCH_2D, BATCH_2D, LR_2D = (128, 128), 4, 1e-3  # the notebooks' fast-mode sett
 
 
 def course_net(voxel_size, *, model: str = "affs", seed: int = 0,
-               lsd_from: str | None = None) -> torch.nn.Module:
+               lsd_from: str | None = None, context_from: str | None = None) -> torch.nn.Module:
     """The course network for a voxel size: 3 affinity, 10 LSD or 3 + 10 output channels.
 
     ``acrlsd``: the shipped LSD network ``lsd_from``, frozen, and a context network
-    of the same shape that reads raw + its 10 LSDs (:class:`mbl_seg.autocontext.AutoContext`).
+    of the same shape that reads raw + its 10 LSDs (:class:`mbl_seg.autocontext.AutoContext`),
+    initialised from the shipped affinity network ``context_from`` if given (see
+    :func:`context_from_affinities`).
     """
     if model == "acrlsd":
         if not lsd_from:
             raise ValueError("--model acrlsd needs --lsd-from, e.g. 06_lsd_fly")
         context = unet3d(voxel_size, depth=3, base_features=12, in_channels=11,
                          out_channels=CHANNELS[model], seed=seed)
+        if context_from:
+            context_from_affinities(context, load_pretrained(context_from).model)
         source = {"name": lsd_from, "sha256": file_digest(data.pretrained(lsd_from))}
         return AutoContext(load_pretrained(lsd_from).model, context, lsd_source=source)
     return unet3d(voxel_size, depth=3, base_features=12, out_channels=CHANNELS[model], seed=seed)
+
+
+def context_from_affinities(context: UNet, affinity_net: UNet) -> None:
+    """Start ``context`` (raw + 10 LSDs in) as the affinity network (raw in) it extends.
+
+    Every weight is copied; the first convolution's weights for the 10 LSD
+    channels are 0, so the context network begins by predicting exactly what the
+    affinity network predicts, and learns what the LSDs add from there.
+    """
+    mine, theirs = context.state_dict(), affinity_net.state_dict()
+    if set(mine) != set(theirs):
+        raise ValueError("--context-from must be an affinity network of the same architecture")
+    for key, value in theirs.items():
+        if mine[key].shape == value.shape:
+            mine[key] = value.clone()
+        elif mine[key].shape[1:2] == (11,) and value.shape[1] == 1:  # the first convolution
+            mine[key] = torch.zeros_like(mine[key])
+            mine[key][:, :1] = value
+        else:
+            raise ValueError(f"--context-from: {key} has shape {tuple(value.shape)}, the "
+                             f"context network needs {tuple(mine[key].shape)}")
+    context.load_state_dict(mine)
 
 
 def course_pipeline(volume, net, *, model: str = "affs", near=PATCH_NEAR) -> Pipeline:
@@ -152,21 +178,13 @@ def validation_scores(net, volume, *, model: str, device: str, target=None,
 
 
 def mirrored_faces(volume, net, patch) -> Source:
-    """``volume`` with its raw and labels mirrored in z beyond both ends, by the net's context.
+    """``volume`` mirrored in z by half the net's context (``Source.mirrored_z``).
 
-    A valid-padded network sees ``(patch - output) / 2`` sections of context on
-    each side of what it predicts: without this, the labels of the first and
-    last sections of a thin volume never fall in an output (fly/train's 64
-    sections: only 20-44 with a 48-section patch). Mirrored raw and labels are
-    a volume like any other (each object continues as its mirror image), so
-    the copies are kept as known: the LSD mask, which needs two sigma of known
-    labels around a voxel, then keeps the sections near the faces too.
+    Without it, the labels of fly/train's first and last 20 sections never fall
+    in an output of a 48-section patch; with it every section is supervised.
     """
     pad = (patch[0] - net.output_shape(patch)[0]) // 2
-    widths = ((pad, pad), (0, 0), (0, 0))
-    return Source(np.pad(volume.raw, widths, mode="symmetric"),
-                  np.pad(volume.labels, widths, mode="symmetric"),
-                  voxel_size=volume.voxel_size, name=f"{volume.name} (mirrored)")
+    return Source.from_dataset(volume).mirrored_z(pad)
 
 
 def first_sections(volume, sections: int, net) -> Source:
@@ -305,6 +323,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lsd-from", default=None,
                         help="--model acrlsd: the shipped LSD network whose predicted LSDs "
                              "the context network reads (e.g. 06_lsd_fly)")
+    parser.add_argument("--context-from", default=None,
+                        help="--model acrlsd: start the context network as this shipped "
+                             "affinity network (e.g. 05_affs3d_fly), LSD inputs weighted 0")
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default: 5e-4 for 3D, 1e-3 for 2D networks)")
     parser.add_argument("--workers", type=int, default=2)
@@ -326,7 +347,7 @@ def _train_3d(args, name: str, device: str):
         net = load_pretrained(args.start_from).model  # ACRLSD: its LSD net must be the same
     else:
         net = course_net(volume.voxel_size, model=args.model, seed=args.seed,
-                         lsd_from=args.lsd_from)
+                         lsd_from=args.lsd_from, context_from=args.context_from)
     near = tuple(args.patch) if args.patch else PATCH_NEAR
     patch = net.valid_input_shape(near=near)
     if patch[0] > volume.raw.shape[0] and not (args.sections or args.mirror_faces):
@@ -371,6 +392,7 @@ def _train_3d(args, name: str, device: str):
         note["validation_curve"] = [{"iteration": i, **v} for i, v in result.validation]
     if args.model == "acrlsd":
         note["lsd_network"] = net.config["autocontext"]
+        note["context_from"] = args.context_from
     if args.model in ("lsd", "mtlsd"):
         note["lsds"] = {"sigma_nm": SIGMA, "downsample": DOWNSAMPLE, "lsd_weight": LSD_WEIGHT}
     return result.model, result.losses, result.iterations_done, note

@@ -508,3 +508,24 @@ def test_lsd_step_refuses_bad_settings(kwargs):
 
     with pytest.raises((TypeError, ValueError)):
         LSDs(**kwargs)
+
+
+def test_mirrored_z_adds_mirror_images_beyond_both_ends_and_keeps_the_world_grid():
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 255, (5, 6, 7), dtype=np.uint8)
+    labels = rng.integers(1, 4, (5, 6, 7)).astype(np.uint64)
+    mask = rng.random((5, 6, 7)) < 0.8
+    source = Source(raw, labels, voxel_size=(40, 8, 8), offset=(400, 0, 8), mask=mask)
+    out = source.mirrored_z(3)
+    assert out.raw.shape == out.labels.shape == out.mask.shape == (11, 6, 7)
+    for array, original in ((out.raw, raw), (out.labels, labels), (out.mask, mask)):
+        np.testing.assert_array_equal(array[3:8], original)
+        np.testing.assert_array_equal(array[:3], original[2::-1])  # 2 1 0 | 0 1 2 3 4
+        np.testing.assert_array_equal(array[8:], original[:1:-1])  # 4 3 2
+    assert out.offset == (280.0, 0.0, 8.0)  # the first original section stays at z = 400 nm
+    assert source.mirrored_z(0).raw.shape == raw.shape
+    partial = Source(raw, labels[1:], voxel_size=(40, 8, 8), labels_offset=(40, 0, 0))
+    with pytest.raises(ValueError, match="labels covering raw exactly"):
+        partial.mirrored_z(2)
+    with pytest.raises(ValueError, match=">= 0"):
+        source.mirrored_z(-1)

@@ -116,6 +116,12 @@ def test_acrlsd_reads_a_shipped_lsd_network_and_training_on_keeps_the_history(tm
     net, note = load_pretrained("06_acrlsd_fly")
     assert isinstance(net, AutoContext) and note["lsd_network"]["name"] == "06_lsd_fly"
     assert {"voi_split", "arand"} <= set(note["validation"]) and note["mirror_faces"]
+    # started as an affinity network, the context network predicts what that one predicts
+    affinity_net = script.course_net((8.0, 8.0, 8.0), seed=3)
+    pair = script.course_net((8.0, 8.0, 8.0), model="acrlsd", lsd_from="06_lsd_fly")
+    script.context_from_affinities(pair.context_network, affinity_net)
+    x = torch.rand(1, 1, *pair.valid_input_shape(near=(100, 100, 100)))
+    assert torch.allclose(pair(x), affinity_net(x[:, :, 20:-20, 20:-20, 20:-20]), atol=1e-5)
     assert (models / "06_acrlsd_fly.pt").stat().st_size < 1e6  # no LSD weights inside
     # train the shipped LSD network on: its note keeps the first call
     assert script.main(["--model", "lsd", "--start-from", "06_lsd_fly", "--name", "06_lsd_fly",

@@ -160,6 +160,40 @@ class Source:
                    labels_offset=volumes["labels"].offset,
                    mask=None if mask is None else mask.data, name=name)
 
+    def mirrored_z(self, sections: int) -> Source:
+        """This volume with ``sections`` mirror-image sections added beyond both ends of z.
+
+        A valid-padded network sees context on each side of what it predicts, so
+        the labels of a thin volume's first and last sections never fall in an
+        output: with ``sections`` = half the network's context in z, every section
+        is supervised, from the mirrored context that prediction pads with too.
+        Mirrored raw and labels are a volume like any other (each object goes on
+        as its mirror image), so they count as known (the mask is mirrored too).
+        Reads the whole volume into memory; raw and labels must cover the same box.
+
+        >>> s = Source(np.arange(3, dtype=np.uint8)[:, None, None] * np.ones((3, 2, 2), np.uint8),
+        ...            np.ones((3, 2, 2), np.uint64), voxel_size=(8, 8, 8))
+        >>> s.mirrored_z(2).raw[:, 0, 0].tolist()
+        [1, 0, 0, 1, 2, 2, 1]
+        """
+        sections = int(sections)
+        if sections < 0:
+            raise ValueError(f"sections must be >= 0, got {sections}")
+        if self.labels.shape != self.raw.shape or any(self.labels_start):
+            raise ValueError(f"mirrored_z needs labels covering raw exactly, got raw "
+                             f"{tuple(self.raw.shape)} and labels {tuple(self.labels.shape)} "
+                             f"starting at voxel {self.labels_start}")
+        widths = ((sections, sections), (0, 0), (0, 0))
+
+        def mirror(array):
+            return None if array is None else np.pad(np.asarray(array), widths, mode="symmetric")
+
+        offset = tuple(o - (sections * v if axis == 0 else 0)
+                       for axis, (o, v) in enumerate(zip(self.offset, self.voxel_size)))
+        return Source(mirror(self.raw), mirror(self.labels), voxel_size=self.voxel_size,
+                      offset=offset, mask=mirror(self.mask),
+                      name=f"{self.name} (mirrored in z)" if self.name else "")
+
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
         return (f"Source({name}raw {tuple(self.raw.shape)}, labels {tuple(self.labels.shape)}"
