@@ -13,6 +13,7 @@ from mbl_seg import data
 from mbl_seg.autocontext import AutoContext
 from mbl_seg.checkpoints import load_pretrained
 from mbl_seg.data import list_pretrained, pretrained
+from mbl_seg.models import UNet
 from mbl_seg.train import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,3 +204,22 @@ def test_an_unknown_checkpoint_is_named_with_what_there_is():
         pretrained("nope")
     with pytest.raises(TypeError, match="str"):
         pretrained(5)
+
+
+def test_validation_scores_the_lsds_in_the_interior_of_the_bar():
+    # a 48-section volume (as fly/validation and fly/test) is scored 16 sections off its
+    # z faces, not whole in z
+    script = _script()
+    volume = data.load_dataset("fly/validation")
+    volume = volume._replace(raw=volume.raw[:, :64, :64], labels=volume.labels[:, :64, :64])
+    net = UNet(dims=3, depth=2, base_features=2, out_channels=10, seed=0)
+    target = script.lsds(volume.labels, sigma=script.SIGMA, voxel_size=volume.voxel_size,
+                         downsample=script.DOWNSAMPLE)
+    means = np.full(10, 0.5)
+    scores = script.validation_scores(net, volume, model="lsd", device="cpu", target=target,
+                                      means=means)
+    out = script.predict_blocks(net, volume.raw, device="cpu", progress=False)
+    quality = script.lsd_quality(out, target, means=means, margin=(16, 24, 24))
+    assert scores["lsd_mse_interior"] == pytest.approx(quality.mse, rel=1e-5)
+    assert scores["lsd_relative_mse_interior"] == pytest.approx(quality.relative_mse, rel=1e-5)
+    assert scores["offset_r_z"] == pytest.approx(quality.offset_r[0], abs=1e-6)
