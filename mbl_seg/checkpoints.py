@@ -403,9 +403,22 @@ def load_pretrained(name: str) -> Pretrained:
     Used in: notebooks/05_3d_unet, 06_lsds.
     """
     from .data import pretrained
+
+    return load_network(pretrained(name))
+
+
+def load_network(path: str | os.PathLike) -> Pretrained:
+    """:func:`load_pretrained` for a file written by ``scripts/train_course_models.py``.
+
+    An ACRLSD network's LSD network is the shipped one it names (and must be
+    the very file it was trained on).
+    """
+    from .data import pretrained
     from .models import UNet
 
-    path = pretrained(name)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no network file at {path}")
     info = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(info, Mapping) or "config" not in info or "model" not in info:
         raise ValueError(f"{path} holds no network settings ('config') and weights ('model'): "

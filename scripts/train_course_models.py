@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import platform
 import shlex
@@ -62,7 +63,7 @@ import torch
 
 from mbl_seg import data, env, evaluate
 from mbl_seg.autocontext import AutoContext, file_digest
-from mbl_seg.checkpoints import load_pretrained
+from mbl_seg.checkpoints import load_network, load_pretrained
 from mbl_seg.losses import (LSD_WEIGHT, balanced_bce, batch_affinity_loss, batch_lsd_loss,
                             batch_mtlsd_loss, malis_loss)
 from mbl_seg.models import UNet, unet3d
@@ -308,7 +309,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", choices=(*CHANNELS, *OFFSETS_2D), default="affs")
     parser.add_argument("--domain", choices=("fly", "zebrafish"), default="fly")
     parser.add_argument("--iterations", type=int, default=3000)
-    parser.add_argument("--start-from", default=None, help="a shipped network to fine-tune")
+    parser.add_argument("--start-from", default=None,
+                        help="a shipped network to fine-tune (its name), or a network file "
+                             "this script wrote (a path ending in .pt, its .json beside it)")
     parser.add_argument("--sections", type=int, default=None,
                         help="train on the first N sections of <domain>/train only")
     parser.add_argument("--patch", type=int, nargs=3, default=None, metavar=("Z", "Y", "X"),
@@ -345,7 +348,7 @@ def _train_3d(args, name: str, device: str):
     """A 3D network (notebooks 05, 06): ``(network, losses, iterations, note entries)``."""
     volume = data.load_dataset(f"{args.domain}/train")
     if args.start_from:
-        net = load_pretrained(args.start_from).model  # ACRLSD: its LSD net must be the same
+        net = _network(args.start_from).model  # ACRLSD: its LSD net must be the same
     else:
         net = course_net(volume.voxel_size, model=args.model, seed=args.seed,
                          lsd_from=args.lsd_from, context_from=args.context_from)
@@ -379,7 +382,7 @@ def _train_3d(args, name: str, device: str):
     result = train(net, BatchSource(pipe, batch_size=1, num_workers=args.workers),
                    LOSSES[args.model], iterations=args.iterations, seed=args.seed,
                    device=device, optimizer=lambda params: torch.optim.Adam(params, lr=args.lr),
-                   checkpoint=Path(args.runs) / f"{name}.pt",
+                   checkpoint=Path(args.runs) / f"{name}_{run_id(args)}.pt",
                    validate=curve if args.validate_every else None,
                    validate_every=args.validate_every)
     last = result.validation[-1] if result.validation else None  # train validates at the end
@@ -405,7 +408,7 @@ def _train_2d(args, name: str, device: str):
     print(f"{name}: {args.iterations} iterations on {volume.name}, device {device}")
     net, losses, done = train_2d(args.model, volume, iterations=args.iterations,
                                  seed=args.seed, lr=args.lr, device=device,
-                                 runs=Path(args.runs), name=name)
+                                 runs=Path(args.runs), name=f"{name}_{run_id(args)}")
     validation = data.load_dataset(f"{args.domain}/validation2d")
     scores = validation_scores_2d(net, validation, model=args.model, device=device)
     note = {"dataset": volume.name, "voxel_size": list(volume.voxel_size),
@@ -461,11 +464,35 @@ def main(argv=None) -> int:
     return 0
 
 
+def run_id(args) -> str:
+    """12 hex digits of what makes a run itself: the same command resumes its checkpoint
+    under ``--runs``, another one (other start network, patch, learning rate...) starts
+    afresh instead of silently going on with a run it did not start. ``--iterations`` is
+    not part of it: asking for more goes on with the same run."""
+    identity = {key: getattr(args, key) for key in
+                ("model", "domain", "sections", "lr", "seed", "patch", "mirror_faces",
+                 "start_from", "lsd_from", "context_from")}
+    for key in ("start_from", "lsd_from", "context_from"):  # their bytes, not only names
+        if identity[key]:
+            identity[key] = [identity[key], file_digest(_network_file(identity[key]))]
+    text = json.dumps(identity, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _network_file(spec: str) -> Path:
+    """A shipped network's name, or the path of a ``.pt`` file the script wrote."""
+    return Path(spec) if spec.endswith(".pt") else data.pretrained(spec)
+
+
+def _network(spec: str):
+    return load_network(_network_file(spec))
+
+
 def _earlier_training(start_from: str | None) -> list[dict]:
     """What the network fine-tuned from went through: its note's calls, oldest first."""
     if not start_from:
         return []
-    path = data.pretrained(start_from).with_suffix(".json")
+    path = _network_file(start_from).with_suffix(".json")
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: the note of --start-from {start_from}")
     note = json.loads(path.read_text())
@@ -477,7 +504,7 @@ def _earlier_training(start_from: str | None) -> list[dict]:
 def shipped_name(model: str, domain: str, start_from: str | None = None) -> str:
     """``05_affs3d_fly``, ``06_mtlsd_fly_tuned_zebrafish``, ``02_boundaries2d_fly`` ..."""
     if start_from:
-        return f"{start_from}_tuned_{domain}"
+        return f"{Path(start_from).stem if start_from.endswith('.pt') else start_from}_tuned_{domain}"
     if model in OFFSETS_2D:
         return f"{NOTEBOOK_2D[model]}_{model}_{domain}"
     return f"05_affs3d_{domain}" if model == "affs" else f"06_{model}_{domain}"

@@ -133,6 +133,12 @@ def test_acrlsd_reads_a_shipped_lsd_network_and_training_on_keeps_the_history(tm
     assert "lsd_relative_mse_interior" in on["validation"]
     with pytest.raises(ValueError, match="retrain it"):  # ACRLSD read the old LSDs
         load_pretrained("06_acrlsd_fly")
+    # train on from a network file kept elsewhere (work in progress, not shipped)
+    (models / "06_lsd_fly.pt").rename(tmp_path / "wip.pt")
+    (models / "06_lsd_fly.json").rename(tmp_path / "wip.json")
+    assert script.main(["--model", "lsd", "--start-from", str(tmp_path / "wip.pt"),
+                        "--name", "06_lsd_fly", "--iterations", "1", *common]) == 0
+    assert json.loads((models / "06_lsd_fly.json").read_text())["iterations_total"] == 4
 
 
 def test_mirrored_faces_supervise_every_section():
@@ -161,8 +167,11 @@ def test_the_script_trains_the_2d_networks_of_notebooks_02_to_04(tmp_path):
     assert {"voi_split", "voi_merge", "arand"} <= set(note["validation"])
     assert note["learning_rate"] == 1e-3 and note["patch_shape"] == [128, 128]
     # two resumable checkpoints: the warm-up, then the fine-tuning from it
-    assert {p.name for p in (tmp_path / "runs").iterdir()} >= {"04_malis2d_fly_warmup.pt",
-                                                                 "04_malis2d_fly.pt"}
+    args = script._parser().parse_args(["--model", "malis2d", "--iterations", "3", *common])
+    args.lr = script.LR_2D  # main's default for the 2D networks
+    run = script.run_id(args)
+    assert {p.name for p in (tmp_path / "runs").iterdir()} >= {f"04_malis2d_fly_{run}_warmup.pt",
+                                                                 f"04_malis2d_fly_{run}.pt"}
     net = script.course_net_2d("malis2d")
     info = load_checkpoint(tmp_path / "models" / "04_malis2d_fly.pt", net)
     assert info["iteration"] == 3 and info["config"] == net.config and len(info["losses"]) == 3
@@ -223,3 +232,14 @@ def test_validation_scores_the_lsds_in_the_interior_of_the_bar():
     assert scores["lsd_mse_interior"] == pytest.approx(quality.mse, rel=1e-5)
     assert scores["lsd_relative_mse_interior"] == pytest.approx(quality.relative_mse, rel=1e-5)
     assert scores["offset_r_z"] == pytest.approx(quality.offset_r[0], abs=1e-6)
+
+
+def test_the_same_command_resumes_its_run_and_another_starts_its_own():
+    script = _script()
+    parse = script._parser().parse_args
+    base = ["--model", "lsd", "--iterations", "10"]
+    assert script.run_id(parse(base)) == script.run_id(parse([*base[:-1], "20"]))  # more
+    others = [["--lr", "1e-4"], ["--patch", "96", "96", "96"], ["--mirror-faces"],
+              ["--seed", "1"], ["--start-from", "05_affs3d_fly"], ["--domain", "zebrafish"]]
+    ids = {script.run_id(parse([*base, *other])) for other in others}
+    assert len(ids) == len(others) and script.run_id(parse(base)) not in ids
