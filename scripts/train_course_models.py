@@ -496,9 +496,12 @@ def _earlier_training(start_from: str | None) -> list[dict]:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: the note of --start-from {start_from}")
     note = json.loads(path.read_text())
-    return [*note.get("earlier_training", []),
-            {"command": note["command"], "iterations": note["iterations"],
-             "hours": note["hours_this_call"], "machine": note.get("machine")}]
+    call = {"command": note["command"], "iterations": note["iterations"],
+            "hours": note["hours_this_call"], "machine": note.get("machine"),
+            "validation": note.get("validation")}
+    if "validation_curve" in note:
+        call["validation_curve"] = note["validation_curve"]
+    return [*note.get("earlier_training", []), call]
 
 
 def shipped_name(model: str, domain: str, start_from: str | None = None) -> str:
