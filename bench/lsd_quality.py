@@ -11,16 +11,17 @@ in z, 24 in y and x), with :func:`mbl_seg.lsd_quality.lsd_quality`:
 The truth is computed as the notebook computes it (every 2nd voxel, ``--downsample 2``) and,
 with ``--downsample 1``, at every voxel. Prints one line per network and PASS/FAIL.
 
-    python bench/lsd_quality.py [--networks 06_lsd_fly 06_mtlsd_fly] [--volume fly/test]
+    python bench/lsd_quality.py [--networks 06_lsd_fly training/06_mtlsd_fly.pt] [--volume fly/test]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from mbl_seg import data
-from mbl_seg.checkpoints import load_pretrained
+from mbl_seg.checkpoints import load_network, load_pretrained
 from mbl_seg.env import select_device
 from mbl_seg.lsd import lsds
 from mbl_seg.lsd_quality import MARGIN, channel_means, lsd_quality
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
               for d in args.downsample}
     failed = False
     for name in args.networks:
-        model, note = load_pretrained(name)
+        model, note = load_network(name) if name.endswith(".pt") else load_pretrained(name)
         started = time.perf_counter()
         out = predict_blocks(model, volume.raw, device=device, progress=False)[-10:]
         seconds = time.perf_counter() - started
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
             q = lsd_quality(out, truth, means=means)
             ok = q.relative_mse <= BAR_RELATIVE_MSE and min(q.offset_r) >= BAR_OFFSET_R
             failed |= not ok
-            print(f"{name:<16} {note.get('iterations_total', note['iterations']):>6} it  "
+            print(f"{Path(name).stem:<16} {note.get('iterations_total', note['iterations']):>6} it  "
                   f"truth every {d} voxel{'s' if d > 1 else ''}:  {q}  "
                   f"{'PASS' if ok else 'FAIL'}  ({seconds:.0f} s to predict)")
     return 1 if failed else 0
