@@ -53,6 +53,8 @@ class _History:
     iteration: int = 0
     losses: list[float] = field(default_factory=list)
     validation: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the training up to ``iteration``, over every call
+    clock: tuple[float, float] = (0.0, 0.0)  # this call's start (perf_counter), seconds before
 
 
 def _checkpoint_file(checkpoint) -> Path | None:
@@ -99,7 +101,8 @@ def _start(path: Path | None, model, opt, scaler, config: dict, *, seed: int, re
     opt.load_state_dict(saved["optimizer"])
     scaler.load_state_dict(saved["scaler"])
     history = _History(int(saved["iteration"]), [float(v) for v in saved["losses"]],
-                       [(int(i), dict(m)) for i, m in saved["validation"]])
+                       [(int(i), dict(m)) for i, m in saved["validation"]],
+                       float(saved.get("seconds", 0.0)))  # older checkpoints: not recorded
     if verbose:
         more = ("nothing left to do" if history.iteration >= iterations
                 else f"continuing to {iterations}")
@@ -306,7 +309,8 @@ def _save(path: Path, model, opt, scaler, history: _History, *, seed: int, confi
     payload = {"format": _FORMAT, "iteration": history.iteration, "seed": seed,
                "model": model.state_dict(), "optimizer": opt.state_dict(),
                "scaler": scaler.state_dict(), "losses": list(history.losses),
-               "validation": list(history.validation), "config": config}
+               "validation": list(history.validation), "seconds": float(history.seconds),
+               "config": config}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

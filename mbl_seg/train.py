@@ -63,8 +63,10 @@ class TrainResult(NamedTuple):
     ``model`` (trained, in eval mode), ``losses`` (one float per iteration, from
     iteration 1, earlier runs of a resumed checkpoint included), ``validation``
     (``(iteration, {metric: value})`` pairs), ``iterations_done``, ``checkpoint``
-    (the file, or None), ``seconds`` (wall time of this call) and ``data_wait``
-    (seconds of it the training loop spent waiting for batches).
+    (the file, or None), ``seconds`` (wall time of this call), ``data_wait``
+    (seconds of it the training loop spent waiting for batches) and
+    ``seconds_total`` (wall time of all the training up to ``iterations_done``, the
+    calls before a resumed checkpoint included, as far as their checkpoints recorded it).
     """
 
     model: torch.nn.Module
@@ -74,6 +76,7 @@ class TrainResult(NamedTuple):
     checkpoint: Path | None
     seconds: float
     data_wait: float
+    seconds_total: float = 0.0
 
 
 def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], dict],
@@ -173,6 +176,7 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
     history = _start(path, model, opt, scaler, config, seed=seed, resume=resume,
                      overwrite=overwrite, verbose=progress, iterations=iterations)
     started, waited = time.perf_counter(), 0.0
+    history.clock = (started, history.seconds)  # training time so far = before + this call
     if history.iteration < iterations:
         every = {"save": save_every or _tenth(iterations),
                  "validate": validate_every or _tenth(iterations)}
@@ -188,7 +192,7 @@ def train(model: torch.nn.Module, make_batch: Callable[[np.random.Generator], di
         waited = batches.waited
     model.eval()
     return TrainResult(model, history.losses, history.validation, history.iteration, path,
-                       time.perf_counter() - started, waited)
+                       time.perf_counter() - started, waited, history.seconds)
 
 
 def _loop(model, opt, scaler, batches: _Batches, loss_fn, history: _History, *,
@@ -217,6 +221,7 @@ def _loop(model, opt, scaler, batches: _Batches, loss_fn, history: _History, *,
                                                   or done == iterations)
             if validated:
                 history.validation.append((done, _validate(model, validate)))
+            history.seconds = history.clock[1] + time.perf_counter() - history.clock[0]
             if save:
                 _save(path, model, opt, scaler, history, seed=seed, config=config)
             if read or validated:

@@ -392,6 +392,8 @@ def _train_3d(args, name: str, device: str):
             "training_sections": args.sections or int(volume.raw.shape[0]),
             "voxel_size": list(volume.voxel_size), "patch_shape": list(pipe.patch_shape),
             "validation": {"dataset": f"{args.domain}/validation", **scores}}
+    # a run resumed from its checkpoint under --runs: the calls before this one count too
+    note["hours_this_run"] = round(max(result.seconds_total, result.seconds) / 3600, 3)
     if result.validation:
         note["validation_curve"] = [{"iteration": i, **v} for i, v in result.validation]
     if args.model == "acrlsd":
@@ -455,7 +457,8 @@ def main(argv=None) -> int:
         "hours_this_call": round(hours, 3),
         "earlier_training": earlier,
         "iterations_total": iterations + sum(e["iterations"] for e in earlier),
-        "hours_total": round(hours + sum(e["hours"] for e in earlier), 3),
+        "hours_total": round(details.get("hours_this_run", hours)
+                             + sum(e["hours"] for e in earlier), 3),
         "final_training_loss_mean_of_100": float(np.mean(losses[-100:])),
         **details, "torch": torch.__version__,
     }
@@ -497,7 +500,8 @@ def _earlier_training(start_from: str | None) -> list[dict]:
         raise FileNotFoundError(f"{path} is missing: the note of --start-from {start_from}")
     note = json.loads(path.read_text())
     call = {"command": note["command"], "iterations": note["iterations"],
-            "hours": note["hours_this_call"], "machine": note.get("machine"),
+            "hours": note.get("hours_this_run", note["hours_this_call"]),
+            "machine": note.get("machine"),
             "validation": note.get("validation")}
     if "validation_curve" in note:
         call["validation_curve"] = note["validation_curve"]

@@ -130,6 +130,7 @@ def test_acrlsd_reads_a_shipped_lsd_network_and_training_on_keeps_the_history(tm
     on = json.loads((models / "06_lsd_fly.json").read_text())
     assert [e["iterations"] for e in on["earlier_training"]] == [1]
     assert on["iterations_total"] == 3 and on["start_from"] == "06_lsd_fly"
+    assert on["hours_total"] >= on["hours_this_run"] > 0
     assert "lsd_relative_mse_interior" in on["validation"]
     with pytest.raises(ValueError, match="retrain it"):  # ACRLSD read the old LSDs
         load_pretrained("06_acrlsd_fly")

@@ -606,3 +606,17 @@ def test_cudnn_picks_its_fastest_convolutions_unless_deterministic(monkeypatch):
         assert not torch.backends.cudnn.benchmark
     with tr._reproducible("cpu", deterministic=False):
         assert not torch.backends.cudnn.benchmark
+
+
+def test_a_resumed_run_knows_how_long_it_trained_in_all(tmp_path, monkeypatch):
+    # a clock that moves 1 s per reading: the seconds come from the runs, not the machine
+    now = iter(range(10**6))
+    monkeypatch.setattr(tr.time, "perf_counter", lambda: float(next(now)))
+    path = tmp_path / "run.pt"
+    first = run(make_model(), iterations=4, checkpoint=path, save_every=2)
+    saved = torch.load(path, weights_only=True)["seconds"]
+    assert first.seconds_total == saved > 0
+    resumed = run(make_model(), iterations=8, checkpoint=path, save_every=2)
+    assert resumed.seconds_total > saved  # the first call's time and this call's
+    assert resumed.seconds_total == pytest.approx(saved + resumed.seconds, abs=2)
+    assert torch.load(path, weights_only=True)["seconds"] == resumed.seconds_total
