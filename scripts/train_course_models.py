@@ -70,7 +70,7 @@ from mbl_seg.models import UNet, unet3d
 from mbl_seg.pipeline import (Affinities, BatchSource, Elastic, Intensity, LSDs,
                               MirrorTranspose, MissingSections, Pipeline, ShiftedSections,
                               Source, batch_maker)
-from mbl_seg.lsd_quality import MARGIN, channel_means, interior, lsd_quality
+from mbl_seg.lsd_quality import MARGIN, channel_means, lsd_quality
 from mbl_seg.predict import predict, predict_blocks
 from mbl_seg.segment import per_section, seeded_watershed, watershed_from_affinities
 from mbl_seg.targets import affinities, affinity_mask, boundaries, lsds
@@ -166,16 +166,14 @@ def validation_scores(net, volume, *, model: str, device: str, target=None,
         # the interior of the bar (16 sections, 24 voxels in y and x off the faces); a
         # volume too small for it (a test's) is scored whole
         margin = tuple(m if n > 2 * m else 0 for n, m in zip(target.shape[1:], MARGIN))
-        inner = (slice(None), *interior(target.shape[1:], margin))
-        pred, true = out[-10:][inner], target[inner]
+        quality = lsd_quality(out[-10:], target, margin=margin,
+                              means=channel_means(target) if means is None else means)
         scores.update(sigma_nm=SIGMA, lsd_mse=float(np.mean((out[-10:] - target) ** 2)),
-                      lsd_mse_interior=float(np.mean((pred - true) ** 2)))
-        if means is not None:
-            quality = lsd_quality(out[-10:], target, means=means, margin=margin)
+                      lsd_mse_interior=quality.mse)
+        if means is not None:  # relative to the training volume's constant guess
             scores["lsd_relative_mse_interior"] = quality.relative_mse
-        for axis, name in enumerate("zyx"):  # channels 0-2: the offset to the centre of mass
-            scores[f"offset_r_{name}"] = float(np.corrcoef(pred[axis].ravel(),
-                                                           true[axis].ravel())[0, 1])
+        # channels 0-2: the offset to the centre of mass
+        scores.update({f"offset_r_{axis}": r for axis, r in zip("zyx", quality.offset_r)})
     return scores
 
 
