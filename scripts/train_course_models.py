@@ -104,7 +104,7 @@ def course_net(voxel_size, *, model: str = "affs", seed: int = 0,
         context = unet3d(voxel_size, depth=3, base_features=12, in_channels=11,
                          out_channels=CHANNELS[model], seed=seed)
         if context_from:
-            context_from_affinities(context, load_pretrained(context_from).model)
+            context_from_affinities(context, _network(context_from).model)
         source = {"name": lsd_from, "sha256": file_digest(data.pretrained(lsd_from))}
         return AutoContext(load_pretrained(lsd_from).model, context, lsd_source=source)
     return unet3d(voxel_size, depth=3, base_features=12, out_channels=CHANNELS[model], seed=seed)
@@ -326,8 +326,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="--model acrlsd: the shipped LSD network whose predicted LSDs "
                              "the context network reads (e.g. 06_lsd_fly)")
     parser.add_argument("--context-from", default=None,
-                        help="--model acrlsd: start the context network as this shipped "
-                             "affinity network (e.g. 05_affs3d_fly), LSD inputs weighted 0")
+                        help="--model acrlsd: start the context network as this affinity "
+                             "network (a shipped name, e.g. 05_affs3d_fly, or a .pt file this "
+                             "script wrote), LSD inputs weighted 0; its training counts as the "
+                             "context network's earlier training")
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default: 5e-4 for 3D, 1e-3 for 2D networks)")
     parser.add_argument("--workers", type=int, default=2)
@@ -437,7 +439,9 @@ def main(argv=None) -> int:
         print(f"{shipped} exists: pass --force to replace it", file=sys.stderr)
         return 1
     device = env.select_device(args.device)
-    earlier = _earlier_training(args.start_from)  # read now: --name may replace that file
+    # read now: --name may replace that file; a context network started from an affinity
+    # network has been through that network's training
+    earlier = _earlier_training(args.start_from or args.context_from)
     started = time.perf_counter()
     net, losses, iterations, details = (_train_2d if two_d else _train_3d)(args, name, device)
     hours = (time.perf_counter() - started) / 3600

@@ -124,6 +124,15 @@ def test_acrlsd_reads_a_shipped_lsd_network_and_training_on_keeps_the_history(tm
     x = torch.rand(1, 1, *pair.valid_input_shape(near=(100, 100, 100)))
     assert torch.allclose(pair(x), affinity_net(x[:, :, 20:-20, 20:-20, 20:-20]), atol=1e-5)
     assert (models / "06_acrlsd_fly.pt").stat().st_size < 1e6  # no LSD weights inside
+    # the context network started from an affinity network file: that training counts
+    assert script.main(["--model", "affs", "--iterations", "1", *common]) == 0
+    for suffix in (".pt", ".json"):
+        (models / f"05_affs3d_fly{suffix}").rename(tmp_path / f"affs{suffix}")
+    assert script.main([*acrlsd, "--mirror-faces", "--context-from", str(tmp_path / "affs.pt"),
+                        "--name", "06_acrlsd_on_affs"]) == 0
+    branched = json.loads((models / "06_acrlsd_on_affs.json").read_text())
+    assert [e["iterations"] for e in branched["earlier_training"]] == [1]
+    assert branched["iterations_total"] == 2 and branched["context_from"].endswith("affs.pt")
     # train the shipped LSD network on: its note keeps the first call
     assert script.main(["--model", "lsd", "--start-from", "06_lsd_fly", "--name", "06_lsd_fly",
                         "--force", "--iterations", "2", *common]) == 0
