@@ -47,6 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import data, evaluate
+from .operating_point import H, MIN_SIZE, THRESHOLDS
 from .segment import per_section, seeded_watershed, watershed_from_affinities
 
 __all__ = ["Row", "METHODS", "THRESHOLDS", "MIN_SIZE", "final_table", "markdown", "machine_note",
@@ -54,10 +55,7 @@ __all__ = ["Row", "METHODS", "THRESHOLDS", "MIN_SIZE", "final_table", "markdown"
            "START", "END"]
 
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
-H = 16.0  # nm: the seed height of the watershed, the same for every row
 SIGMAS = (8.0, 16.0, 32.0, 64.0)  # nm: notebook 01's filter bank
-THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95
-MIN_SIZE = 100  # voxels: fragments smaller than this are absorbed (notebook 07's value)
 CLASSIFIER_DATA = "fly/train2d"  # notebook 01 trains its classifier on section 0 of it
 HEADER = ("method", "segmentation", "VOI split", "VOI merge", "VOI total", "ARAND",
           "time (s)")

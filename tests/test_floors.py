@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd", "lsd_quality", "rag",
-                "agglomeration", "graphdb", "zendo", "hosted")
+GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd",
+                "lsd_quality", "operating_point", "rag", "agglomeration", "graphdb", "zendo",
+                "hosted")
 
 BLOCK_TORCH = """
 import sys

@@ -1,0 +1,118 @@
+"""Comparing segmentation methods fairly: each at the operating point chosen on validation.
+
+A method that segments affinities has settings (the watershed's seed height,
+the agglomeration threshold) and a comparison is only fair if each method gets
+its best setting chosen the same way, on data it is not scored on. This module
+does that for the course's pipeline of notebook 07:
+
+1. the 3D watershed of the affinities at one fixed seed height ``h`` (no
+   setting chosen: the quick baseline);
+2. fragments (:func:`mbl_seg.segment.fragments`, pieces under ``min_size``
+   voxels absorbed) and mean-affinity agglomeration, swept over ``thresholds``
+   on the *validation* volume; the threshold with the lowest ``criterion``
+   there is applied once on the *test* volume.
+
+The whole test sweep is kept too: its VOI split against VOI merge is the
+method's split/merge curve, which shows whether one method is better at every
+threshold or only at the one chosen.
+
+Used in: notebooks/06_lsds, :mod:`mbl_seg.leaderboard`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .agglomeration import Sweep, agglomerate, sweep
+from .evaluate import Scores, evaluate
+from .segment import fragments, watershed_from_affinities
+
+__all__ = ["OperatingPoint", "operating_point", "THRESHOLDS", "MIN_SIZE", "H", "CRITERIA"]
+
+H = 16.0  # nm: the watershed's seed height in notebooks 01-06
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95
+MIN_SIZE = 100  # voxels: fragments smaller than this are absorbed (notebook 07's value)
+CRITERIA = ("voi_total", "arand")
+
+
+class OperatingPoint(NamedTuple):
+    """One method on a validation and a test volume; VOI in bits, ARAND in [0, 1].
+
+    ``watershed``: the test volume's scores of the watershed at ``h``;
+    ``threshold``: the agglomeration threshold chosen on validation;
+    ``agglomerated``: the test volume's scores at that threshold;
+    ``validation``, ``test``: the sweeps over every threshold (split/merge curves);
+    ``segmentation``: the test volume's agglomeration at ``threshold``.
+    """
+
+    watershed: Scores
+    threshold: float
+    agglomerated: Scores
+    validation: Sweep
+    test: Sweep
+    segmentation: np.ndarray
+
+
+def operating_point(validation_affs: np.ndarray, validation_labels: np.ndarray,
+                    test_affs: np.ndarray, test_labels: np.ndarray, *, voxel_size,
+                    thresholds: Sequence[float] = THRESHOLDS, h: float = H,
+                    min_size: int = MIN_SIZE, criterion: str = "voi_total") -> OperatingPoint:
+    """Choose the agglomeration threshold on validation, score it (and the watershed) on test.
+
+    Parameters
+    ----------
+    validation_affs, test_affs : (3, Z, Y, X) ndarray of float
+        Nearest-neighbour affinities (z, y, x) in [0, 1] of each volume, e.g.
+        the first three channels of a network's prediction.
+    validation_labels, test_labels : (Z, Y, X) ndarray of int
+        Their ground truth, 0 = background (ignored by the scores).
+    voxel_size : sequence of 3 float
+        nm per voxel (z, y, x), the same for both volumes.
+    thresholds : sequence of float
+        Increasing agglomeration thresholds in [0, 1] to sweep.
+    h : float
+        Seed height of the watershed row in nm.
+    min_size : int
+        Fragments under this many voxels are absorbed by their neighbours.
+    criterion : {"voi_total", "arand"}
+        What the validation sweep minimises.
+
+    Returns
+    -------
+    OperatingPoint
+
+    Examples
+    --------
+    Two objects either side of a membrane at x = 6:
+
+    >>> labels = np.zeros((4, 12, 12), np.uint64); labels[..., :6] = 1; labels[..., 7:] = 2
+    >>> affs = np.ones((3, 4, 12, 12), np.float32); affs[..., 6] = 0.1; affs[2, ..., 7] = 0.1
+    >>> point = operating_point(affs, labels, affs, labels, voxel_size=(8, 8, 8),
+    ...                         thresholds=[0.05, 0.5, 0.95], min_size=0)
+    >>> point.threshold, round(point.agglomerated.voi_total, 3)
+    (0.05, 0.0)
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    if len(voxel_size) != 3:
+        raise ValueError(f"voxel_size must be 3 numbers in nm (z, y, x), got {voxel_size!r}")
+    volumes = {"validation": (validation_affs, validation_labels), "test": (test_affs, test_labels)}
+    for name, (affs, labels) in volumes.items():
+        affs, labels = np.asarray(affs), np.asarray(labels)
+        if affs.ndim != 4 or affs.shape[0] != 3 or affs.shape[1:] != labels.shape:
+            raise ValueError(f"{name}: expected affinities (3, Z, Y, X) and labels (Z, Y, X) of "
+                             f"the same volume, got {affs.shape} and {labels.shape}")
+    sweeps, frags = {}, {}
+    for name, (affs, labels) in volumes.items():
+        frags[name] = fragments(affs, voxel_size=voxel_size, min_size=min_size)
+        sweeps[name] = sweep(affs, frags[name], labels, thresholds=thresholds)
+    chosen = int(np.argmin(getattr(sweeps["validation"], criterion)))  # the lower one on a tie
+    threshold = float(sweeps["validation"].thresholds[chosen])
+    segmentation = next(agglomerate(test_affs, frags["test"], thresholds=[threshold]))
+    watershed = watershed_from_affinities(test_affs, voxel_size=voxel_size, h=h)
+    return OperatingPoint(evaluate(test_labels, watershed), threshold,
+                          evaluate(test_labels, segmentation), sweeps["validation"],
+                          sweeps["test"], segmentation)
