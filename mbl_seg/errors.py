@@ -22,7 +22,7 @@ __all__ = ["Merge", "merge_errors", "split_errors", "contact", "contact_pairs",
            "pairs_touching_in", "maximin_affinities", "thin_objects", "merges_by_cause",
            "CAUSES"]
 
-CAUSES = ("at a membrane gap", "a thin neurite", "touching elsewhere", "not touching")
+CAUSES = ("at a membrane gap", "along a thin neurite", "touching elsewhere", "not touching")
 
 
 class Merge(NamedTuple):
@@ -152,17 +152,18 @@ def merges_by_cause(gt: np.ndarray, seg: np.ndarray, *, gaps: np.ndarray,
 
     A merged pair ``(a, b)`` of :func:`merge_errors` is "at a membrane gap" if
     the two neurons touch where ``gaps`` is True (e.g. the data's faint or
-    missing membrane patches, dilated a little); else "a thin neurite" if
-    either is in ``thin`` (:func:`thin_objects`); else "touching elsewhere"
-    if they touch at all; else "not touching" (joined through a third segment
-    or across a gap in the labels).
+    missing membrane patches, dilated a little); else, if they touch, "along a
+    thin neurite" if either is in ``thin`` (:func:`thin_objects`), and
+    "touching elsewhere" if not; else "not touching" (joined only through a
+    third neuron, or across a gap in the labels). The first three are the
+    pairs whose own contact the segmentation failed to cut.
 
     >>> gt = np.array([[[1, 1, 2, 2, 0, 3, 3]]], np.uint64)
     >>> seg = np.ones_like(gt)
     >>> gaps = np.zeros(gt.shape, bool); gaps[0, 0, 2] = True
     >>> {c: [(m.a, m.b) for m in v] for c, v in merges_by_cause(gt, seg, gaps=gaps,
     ...                                                          min_voxels=1).items()}
-    {'at a membrane gap': [(1, 2)], 'a thin neurite': [], 'touching elsewhere': [], \
+    {'at a membrane gap': [(1, 2)], 'along a thin neurite': [], 'touching elsewhere': [], \
 'not touching': [(1, 3), (2, 3)]}
     """
     merges = merge_errors(gt, seg, min_voxels=min_voxels)
@@ -177,10 +178,10 @@ def merges_by_cause(gt: np.ndarray, seg: np.ndarray, *, gaps: np.ndarray,
         pair = (merge.a, merge.b)
         if pair in at_gap:
             cause = CAUSES[0]
-        elif merge.a in thin or merge.b in thin:
-            cause = CAUSES[1]
+        elif pair not in touching:
+            cause = CAUSES[3]
         else:
-            cause = CAUSES[2] if pair in touching else CAUSES[3]
+            cause = CAUSES[1] if merge.a in thin or merge.b in thin else CAUSES[2]
         out[cause].append(merge)
     return out
 

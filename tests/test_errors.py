@@ -129,9 +129,17 @@ def test_merges_by_cause_sorts_every_merge_once_as_the_definition_says(seed):
     for cause, merges in found.items():
         for m in merges:
             pair = (m.a, m.b)
-            expected = (CAUSES[0] if pair in at_gap else CAUSES[1] if {m.a, m.b} & thin
-                        else CAUSES[2] if pair in touching else CAUSES[3])
+            expected = (CAUSES[0] if pair in at_gap else CAUSES[3] if pair not in touching
+                        else CAUSES[1] if {m.a, m.b} & thin else CAUSES[2])
             assert cause == expected
+
+
+def test_a_thin_neurite_joined_to_a_neuron_it_does_not_touch_is_not_touching():
+    gt = np.array([[[1, 1, 0, 2, 2, 3, 3]]], np.uint64)  # 1 and 2 apart, 2 and 3 touch
+    found = merges_by_cause(gt, np.ones_like(gt), gaps=np.zeros(gt.shape, bool), thin={1, 3},
+                            min_voxels=1)
+    assert [(m.a, m.b) for m in found["not touching"]] == [(1, 2), (1, 3)]
+    assert [(m.a, m.b) for m in found["along a thin neurite"]] == [(2, 3)]
 
 
 def test_thin_objects_by_their_median_distance_to_the_boundary():
