@@ -21,7 +21,7 @@ Used in: notebooks/06_lsds, :mod:`mbl_seg.leaderboard`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -30,7 +30,7 @@ from .agglomeration import Sweep, agglomerate, sweep
 from .evaluate import Scores, evaluate
 from .segment import fragments, watershed_from_affinities
 
-__all__ = ["OperatingPoint", "operating_point", "THRESHOLDS", "MIN_SIZE", "H", "CRITERIA"]
+__all__ = ["OperatingPoint", "operating_point", "table", "THRESHOLDS", "MIN_SIZE", "H", "CRITERIA"]
 
 H = 16.0  # nm: the watershed's seed height in notebooks 01-06
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95
@@ -116,3 +116,33 @@ def operating_point(validation_affs: np.ndarray, validation_labels: np.ndarray,
     return OperatingPoint(evaluate(test_labels, watershed), threshold,
                           evaluate(test_labels, segmentation), sweeps["validation"],
                           sweeps["test"], segmentation)
+
+
+def table(points: Mapping[str, OperatingPoint], *, h: float = H) -> str:
+    """The methods' test scores side by side: the watershed at ``h``, the chosen threshold.
+
+    >>> from mbl_seg.agglomeration import Sweep
+    >>> none = Sweep(*[np.zeros(1)] * 5)
+    >>> point = OperatingPoint(Scores(1.0, 0.5, 1.5, 0.3, 0.6), 0.4, Scores(0.6, 0.4, 1.0, 0.2, 0.5),
+    ...                        none, none, np.zeros(1))
+    >>> print(table({"affinities": point}))
+    method      watershed, h = 16 nm                    agglomeration (threshold chosen on validation)
+                VOI split  VOI merge  VOI total  ARAND  threshold  VOI split  VOI merge  VOI total  ARAND
+    affinities      1.000      0.500      1.500  0.300       0.40      0.600      0.400      1.000  0.200
+    """
+    if not isinstance(points, Mapping) or not all(isinstance(p, OperatingPoint)
+                                                  for p in points.values()):
+        raise TypeError("points must be a dict {method name: operating_point(...)}")
+    width = max([len("method"), *map(len, points)]) + 2
+    scores = "VOI split  VOI merge  VOI total  ARAND"
+    lines = [f"{'method':<{width}}{f'watershed, h = {h:g} nm':<40}"
+             "agglomeration (threshold chosen on validation)",
+             f"{'':<{width}}{scores}  threshold  {scores}"]
+    for name, p in points.items():
+        cells = [f"{p.watershed.voi_split:9.3f}", f"{p.watershed.voi_merge:9.3f}",
+                 f"{p.watershed.voi_total:9.3f}", f"{p.watershed.arand:5.3f}",
+                 f"{p.threshold:9.2f}", f"{p.agglomerated.voi_split:9.3f}",
+                 f"{p.agglomerated.voi_merge:9.3f}", f"{p.agglomerated.voi_total:9.3f}",
+                 f"{p.agglomerated.arand:5.3f}"]
+        lines.append(f"{name:<{width}}" + "  ".join(cells))
+    return "\n".join(lines)

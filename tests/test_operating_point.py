@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from mbl_seg.agglomeration import agglomerate, sweep
 from mbl_seg.evaluate import evaluate
-from mbl_seg.operating_point import MIN_SIZE, THRESHOLDS, operating_point
+from mbl_seg.operating_point import MIN_SIZE, THRESHOLDS, operating_point, table
 from mbl_seg.segment import fragments, watershed_from_affinities
 from mbl_seg.targets import nearest_offsets, offset_slices
 
@@ -74,3 +74,13 @@ def test_bad_inputs_are_named():
         operating_point(affs, labels, affs[:, :2], labels, voxel_size=VOXEL)
     with pytest.raises(ValueError, match="voxel_size must be 3 numbers"):
         operating_point(affs, labels, affs, labels, voxel_size=(8, 8))
+
+
+def test_the_table_has_one_row_per_method_and_refuses_other_input():
+    val, test = _volume(11), _volume(12)
+    point = operating_point(*val, *test, voxel_size=VOXEL, thresholds=[0.3, 0.6])
+    lines = table({"a": point, "a much longer name": point}).splitlines()
+    assert len(lines) == 4 and lines[3].startswith("a much longer name")
+    assert f"{point.agglomerated.voi_total:.3f}" in lines[2]
+    with pytest.raises(TypeError, match="points must be a dict"):
+        table([point])
