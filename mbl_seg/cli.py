@@ -5,7 +5,8 @@
     mbl-seg exercises [--check] regenerate notebooks/ from solutions/
     mbl-seg run [NB ...]        execute notebooks headless into executed/ (--in-place: rewrite them)
     mbl-seg leaderboard         every method of the course on fly/test, as one markdown table
-                                (--readme README.md: also put it between the README's markers)
+                                (--readme README.md: also put it between the README's markers;
+                                --table zebrafish: the fly networks on zebrafish/test)
     mbl-seg first-cell          the notebooks' first cell (installs the course on Colab & co.;
                                 --insert: put it into every solution notebook)
 
@@ -79,17 +80,21 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
     if args.readme:  # a README without markers fails now, not after minutes of work
         try:
-            leaderboard.replace_block(Path(args.readme).read_text(encoding="utf-8"), "")
+            leaderboard.replace_block(Path(args.readme).read_text(encoding="utf-8"), "",
+                                      table=args.table)
         except (OSError, ValueError) as err:
             print(f"mbl-seg leaderboard: {args.readme}: {err}", file=sys.stderr)
             return 1
-    rows = leaderboard.final_table(args.volume, validation=args.validation,
-                                   methods=args.methods or None, device=args.device,
+    table = leaderboard.TABLES[args.table]
+    rows = leaderboard.final_table(args.volume or table.volume,
+                                   validation=args.validation or table.validation,
+                                   methods=args.methods or table.methods, device=args.device,
                                    verbose=True)
-    table = leaderboard.markdown(rows, note=leaderboard.machine_note(args.device))
-    print(table)
+    text = leaderboard.markdown(rows, note=leaderboard.machine_note(args.device))
+    print(text)
     if args.readme:
-        print(f"wrote the table into {leaderboard.update_readme(args.readme, table)}")
+        path = leaderboard.update_readme(args.readme, text, table=args.table)
+        print(f"wrote the table into {path}")
     return 0
 
 
@@ -138,11 +143,16 @@ def _parser() -> argparse.ArgumentParser:
     board = sub.add_parser("leaderboard", help="score every method of the course on one volume")
     board.add_argument("--readme", default=None,
                        help="also replace the table between the leaderboard markers of this file")
-    board.add_argument("--volume", default="fly/test", help="the held-out volume")
-    board.add_argument("--validation", default="fly/validation",
-                       help="where the agglomeration threshold is chosen")
+    board.add_argument("--table", default="fly", choices=["fly", "zebrafish"],
+                       help="fly: every method on fly/test (the final table); zebrafish: the "
+                            "fly networks on zebrafish/test, as they are and fine-tuned")
+    board.add_argument("--volume", default=None, help="the held-out volume (default: the "
+                                                      "table's, fly/test or zebrafish/test)")
+    board.add_argument("--validation", default=None,
+                       help="where the agglomeration threshold is chosen (default: the table's)")
     board.add_argument("--methods", nargs="*", default=None,
-                       help="a subset of: classical boundaries2d affs2d malis2d affs3d mtlsd")
+                       help="a subset of: classical boundaries2d affs2d malis2d affs3d mtlsd "
+                            "affs3d_zebrafish mtlsd_zebrafish (default: the table's)")
     board.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best)")
     board.set_defaults(func=_leaderboard)
     first = sub.add_parser("first-cell",

@@ -13,6 +13,11 @@ volume of 8 nm voxels that no network or classifier was trained on):
   absorbed, as in notebook 07) + hierarchical
   agglomeration (mean affinity, :func:`mbl_seg.segment.agglomerate`).
 
+A second table (:data:`TABLES`) scores the fly networks on ``zebrafish/test``
+(other tissue, 36 x 12 x 12 nm voxels), as they are and fine-tuned on 16
+zebrafish sections, each threshold chosen on ``zebrafish/validation``: the
+domain shift of notebook 06.
+
 The networks are the shipped ones (``mbl_seg/data/models/``, see
 :func:`mbl_seg.checkpoints.load_pretrained`).
 
@@ -35,46 +40,26 @@ Used in: notebooks/07_agglomeration, ``mbl-seg leaderboard`` (README's table).
 
 from __future__ import annotations
 
-import os
-import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from . import data, evaluate
+from ._leaderboard_text import (END, HEADER, START, TABLE_NAMES, Row, largest_difference,
+                                machine_note, markdown, markers, read_table, readme_rows,
+                                replace_block, update_readme)
 from .operating_point import H, MIN_SIZE, THRESHOLDS
 from .segment import per_section, seeded_watershed, watershed_from_affinities
 
-__all__ = ["Row", "METHODS", "THRESHOLDS", "MIN_SIZE", "final_table", "markdown", "machine_note",
-           "replace_block", "read_table", "update_readme", "readme_rows", "largest_difference",
-           "START", "END"]
+__all__ = ["Row", "HEADER", "METHODS", "TABLES", "TABLE_NAMES", "markers", "THRESHOLDS",
+           "MIN_SIZE", "final_table", "markdown", "machine_note", "replace_block", "read_table", "update_readme",
+           "readme_rows", "largest_difference", "START", "END"]
 
-START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 SIGMAS = (8.0, 16.0, 32.0, 64.0)  # nm: notebook 01's filter bank
 CLASSIFIER_DATA = "fly/train2d"  # notebook 01 trains its classifier on section 0 of it
-HEADER = ("method", "segmentation", "VOI split", "VOI merge", "VOI total", "ARAND",
-          "time (s)")
-
-
-class Row(NamedTuple):
-    """One line of the table: VOI split and merge in bits, ARAND in [0, 1], wall time in s."""
-
-    method: str
-    segmentation: str
-    voi_split: float
-    voi_merge: float
-    arand: float
-    seconds: float
-
-    @property
-    def voi_total(self) -> float:
-        """VOI split + VOI merge (bits)."""
-        return self.voi_split + self.voi_merge
 
 
 class _Method(NamedTuple):
@@ -92,6 +77,26 @@ METHODS = {
     "malis2d": _Method("2D U-Net affinities, MALIS (04)", "04_malis2d_fly", "affs2d", False),
     "affs3d": _Method("3D U-Net affinities (05)", "05_affs3d_fly", "affs3d", True),
     "mtlsd": _Method("3D MTLSD, its affinities (06)", "06_mtlsd_fly", "affs3d", True),
+    "affs3d_zebrafish": _Method("3D U-Net affinities (05), + 16 zebrafish sections",
+                                "05_affs3d_fly_tuned_zebrafish", "affs3d", True),
+    "mtlsd_zebrafish": _Method("3D MTLSD, its affinities (06), + 16 zebrafish sections",
+                               "06_mtlsd_fly_tuned_zebrafish", "affs3d", True),
+}
+
+
+class _Table(NamedTuple):
+    volume: str  # the held-out volume
+    validation: str  # where each agglomeration threshold is chosen
+    methods: tuple[str, ...]  # keys of METHODS, in the table's order
+
+
+#: README's tables: the course's final table on fly, and the fly networks on zebrafish, as they
+#: are and fine-tuned on 16 zebrafish sections (notebook 06's domain shift)
+TABLES = {
+    "fly": _Table("fly/test", "fly/validation",
+                  ("classical", "boundaries2d", "affs2d", "malis2d", "affs3d", "mtlsd")),
+    "zebrafish": _Table("zebrafish/test", "zebrafish/validation",
+                        ("affs3d", "affs3d_zebrafish", "mtlsd", "mtlsd_zebrafish")),
 }
 
 
@@ -109,7 +114,8 @@ def final_table(volume="fly/test", *, validation="fly/validation",
     validation : str or dataset
         Where the agglomeration threshold is chosen (only loaded if needed).
     methods : sequence of str, optional
-        Keys of :data:`METHODS`, in the order wanted; default all of them.
+        Keys of :data:`METHODS`, in the order wanted; default the fly table's
+        (:data:`TABLES`).
     crop : tuple of slice, optional
         The same (z, y, x) crop of both volumes, e.g. ``np.s_[:8, :64, :64]``
         for a quick look.
@@ -179,7 +185,7 @@ def _check_thresholds(thresholds) -> list[float]:
 
 def _method_keys(methods) -> list[str]:
     if methods is None:
-        return list(METHODS)
+        return list(TABLES["fly"].methods)
     if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
         raise TypeError(f"methods must be a list of names from {list(METHODS)}, got {methods!r}")
     unknown = [m for m in methods if m not in METHODS]
@@ -286,128 +292,3 @@ def _score(method: str, segmentation: str, labels, seg, seconds: float, verbose:
               f"{row.voi_merge:.3f} merge, ARAND {row.arand:.3f}, {row.seconds:.1f} s",
               file=sys.stderr)
     return row
-
-
-# --- the table as markdown, and README's copy of it ---------------------------------------------
-
-
-def machine_note(device: str | None = None) -> str:
-    """One line for under the table: where the times were measured, and that they vary."""
-    import torch
-
-    from .env import select_device
-
-    device = select_device(device)
-    where = (f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} "
-             "torch threads")
-    if device != "cpu":
-        where = f"{device}, {where}"
-    return (f"Times: prediction + segmentation of the test volume on {where} (made by "
-            "`mbl-seg leaderboard`); they vary from machine to machine and run to run.")
-
-
-def markdown(rows: Sequence[Row], *, note: str | None = None) -> str:
-    """The rows as a markdown table (3 decimals, times to 0.1 s), with ``note`` under it.
-
-    >>> print(markdown([Row("3D U-Net", "watershed", 1.25, 0.5, 0.3, 12.34)]))
-    | method | segmentation | VOI split | VOI merge | VOI total | ARAND | time (s) |
-    |---|---|--:|--:|--:|--:|--:|
-    | 3D U-Net | watershed | 1.250 | 0.500 | 1.750 | 0.300 | 12.3 |
-    """
-    if isinstance(rows, Row) or not all(isinstance(r, Row) for r in rows):
-        raise TypeError("rows must be a list of leaderboard.Row (as final_table returns)")
-    lines = ["| " + " | ".join(HEADER) + " |", "|---|---|--:|--:|--:|--:|--:|"]
-    for r in rows:
-        cells = [r.method, r.segmentation, f"{r.voi_split:.3f}", f"{r.voi_merge:.3f}",
-                 f"{r.voi_total:.3f}", f"{r.arand:.3f}", f"{r.seconds:.1f}"]
-        if any("|" in c for c in cells[:2]):
-            raise ValueError(f"a method or segmentation name holds a '|': {cells[:2]}")
-        lines.append("| " + " | ".join(cells) + " |")
-    if note:
-        lines += ["", note.strip()]
-    return "\n".join(lines)
-
-
-def _block_span(text: str) -> tuple[int, int]:
-    """Where the text between the two markers starts and ends; ValueError if not once each."""
-    counts = text.count(START), text.count(END)
-    if counts != (1, 1) or text.index(START) > text.index(END):
-        raise ValueError(f"the text must hold the markers {START} and {END} once each, in that "
-                         f"order (found {counts[0]} and {counts[1]}); add them where the table "
-                         "should go")
-    return text.index(START) + len(START), text.index(END)
-
-
-def replace_block(text: str, block: str) -> str:
-    """``text`` with what lies between the leaderboard markers replaced by ``block``.
-
-    Nothing outside the markers changes; the markers stay.
-
-    >>> replace_block("a\\n<!-- leaderboard:start -->\\nold\\n<!-- leaderboard:end -->\\nb", "new")
-    'a\\n<!-- leaderboard:start -->\\nnew\\n<!-- leaderboard:end -->\\nb'
-    """
-    if not isinstance(text, str) or not isinstance(block, str):
-        raise TypeError("text and block must be str")
-    start, end = _block_span(text)
-    return text[:start] + "\n" + block.strip("\n") + "\n" + text[end:]
-
-
-def update_readme(path: str | Path, block: str) -> Path:
-    """Write ``block`` between the leaderboard markers of the file ``path`` (e.g. README.md)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no file {path} to put the table in")
-    text = path.read_text(encoding="utf-8")
-    try:
-        new = replace_block(text, block)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
-    path.write_text(new, encoding="utf-8")
-    return path
-
-
-def read_table(text: str) -> list[Row]:
-    """The rows of the table between the markers of ``text`` (e.g. README.md's), as Rows.
-
-    The inverse of :func:`markdown` up to its rounding: compare a README with a
-    fresh :func:`final_table` to see whether it is up to date.
-    """
-    start, end = _block_span(text)
-    rows = []
-    for line in text[start:end].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != len(HEADER) or tuple(cells) == HEADER or re.fullmatch(r"[-:]*", cells[2]):
-            continue
-        numbers = [float(c) for c in cells[2:]]
-        rows.append(Row(cells[0], cells[1], numbers[0], numbers[1], numbers[3], numbers[4]))
-    return rows
-
-
-def readme_rows() -> list[Row] | None:
-    """The table in the course repository's README.md, or None where there is none.
-
-    None in an installed copy of the package (a hosted notebook runtime), where
-    the README does not come along.
-    """
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    if not readme.is_file():
-        return None
-    return read_table(readme.read_text(encoding="utf-8"))
-
-
-def largest_difference(shown: Sequence[Row], rows: Sequence[Row]) -> float:
-    """The largest difference of VOI split, VOI merge or ARAND between two tables.
-
-    Both must list the same rows (method and segmentation) in the same order;
-    run times are not compared.
-
-    >>> a = Row("m", "watershed", 1.0, 0.5, 0.2, 3.0)
-    >>> round(largest_difference([a], [a._replace(voi_merge=0.503, seconds=9.0)]), 6)
-    0.003
-    """
-    names = [[(r.method, r.segmentation) for r in table] for table in (shown, rows)]
-    if names[0] != names[1]:
-        raise ValueError(f"the tables list different rows: {names[0]} against {names[1]}; "
-                         "remake the README's with `mbl-seg leaderboard --readme README.md`")
-    return max((abs(getattr(a, f) - getattr(b, f)) for a, b in zip(shown, rows)
-                for f in ("voi_split", "voi_merge", "arand")), default=0.0)

@@ -148,3 +148,22 @@ def test_notebook_07_checks_that_its_final_table_is_the_readmes():
     shown = "".join(o.get("text", "") for c in cells if c.cell_type == "code"
                     and "largest_difference(" in c.source for o in c.get("outputs", []))
     assert "✅ the table above is the README's" in shown
+
+
+def test_each_table_has_its_own_markers_and_only_its_block_changes(tmp_path, capsys):
+    start, end = leaderboard.markers("zebrafish")
+    text = f"{README}\n{start}\nold\n{end}\n"
+    new = leaderboard.replace_block(text, "| zf |", table="zebrafish")
+    assert new == f"{README}\n{start}\n| zf |\n{end}\n"
+    assert leaderboard.replace_block(new, "| fly |") == new.replace("old table", "| fly |")
+    assert leaderboard.read_table(new, table="zebrafish") == []
+    with pytest.raises(ValueError, match="leaderboard zebrafish:start"):
+        leaderboard.replace_block(README, "x", table="zebrafish")
+    with pytest.raises(ValueError, match="table must be one of"):
+        leaderboard.markers("mouse")
+    assert all(set(t.methods) <= set(leaderboard.METHODS) for t in leaderboard.TABLES.values())
+    assert tuple(leaderboard.TABLES) == leaderboard.TABLE_NAMES
+    path = tmp_path / "README.md"  # the fly table's markers only: the CLI stops at once
+    path.write_text(README)
+    assert cli(["leaderboard", "--table", "zebrafish", "--readme", str(path)]) == 1
+    assert "leaderboard zebrafish:start" in capsys.readouterr().err
