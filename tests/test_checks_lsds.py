@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 from scipy import ndimage
 
 from mbl_seg.checks import check_centre_offsets, check_mtlsd_loss
-from mbl_seg.losses import LSD_WEIGHT, batch_affinity_loss, batch_lsd_loss
+from mbl_seg.losses import LSD_WEIGHT, balanced_bce, batch_affinity_loss, batch_lsd_loss
+from mbl_seg.models import center_crop
 
 
 def student_offsets(labels, sigma, voxel_size, *, sign=1, in_voxels=False, nm_as_voxels=False,
@@ -67,3 +69,41 @@ def test_mtlsd_loss_check_passes_the_sum_and_names_mistakes():
                                + LSD_WEIGHT * batch_lsd_loss(lg[:, :10], b), verbose=False)
     assert "first 3 channels" in swapped.message
     assert "one number" in check_mtlsd_loss(lambda lg, b: 0.5, verbose=False).message
+
+
+def test_offsets_in_reversed_axis_order_get_their_hint():
+    result = check_centre_offsets(lambda l, s, v: student_offsets(l, s, v)[::-1], verbose=False)
+    assert not result.passed and "order of the axes" in result.message, result.message
+
+
+def _masked_parts(logits, batch, *, affs_mask=True, lsds_mask=True, sigmoid=True):
+    """A student's multi-task loss built from balanced_bce and an MSE by hand."""
+    shape = logits.shape[2:]
+    affs, lsds = center_crop(batch["affs"], shape), center_crop(batch["lsds"], shape)
+    mask_a = center_crop(batch["affs_mask"], shape) if affs_mask else None
+    mask_l = (center_crop(batch["lsds_mask"], shape) if lsds_mask
+              else torch.ones_like(lsds[:, :1]))
+    predicted = torch.sigmoid(logits[:, 3:]) if sigmoid else logits[:, 3:]
+    squared = (predicted - lsds) ** 2 * mask_l
+    mse = squared.sum() / (mask_l.sum() * lsds.shape[1])
+    return balanced_bce(logits[:, :3], affs, mask=mask_a) + LSD_WEIGHT * mse
+
+
+@pytest.mark.parametrize("loss, words", [
+    (lambda lg, b: _masked_parts(lg, b), None),  # built by hand, right: passes
+    (lambda lg, b: batch_affinity_loss(lg[:, :3], b) + LSD_WEIGHT * batch_lsd_loss(lg[:, 2:12], b),
+     "channels 3-12"),
+    (lambda lg, b: batch_affinity_loss(lg[:, 1:4], b) + LSD_WEIGHT * batch_lsd_loss(lg[:, 3:], b),
+     "channels 0-2"),
+    (lambda lg, b: _masked_parts(lg, b, affs_mask=False, lsds_mask=False), "masks"),
+    (lambda lg, b: _masked_parts(lg, b, lsds_mask=False), "lsds_mask"),
+    (lambda lg, b: _masked_parts(lg, b, affs_mask=False), "affs_mask"),
+    (lambda lg, b: _masked_parts(lg, b, sigmoid=False), "sigmoid"),
+])
+def test_mtlsd_loss_mistakes_get_their_own_hint(loss, words):
+    result = check_mtlsd_loss(loss, verbose=False)
+    if words is None:
+        assert result.passed, result.message
+    else:
+        assert not result.passed and words in result.message, result.message
+        assert "Hint: split the 13 channels" not in result.message  # not the generic one

@@ -10,7 +10,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..losses import LSD_WEIGHT, batch_affinity_loss, batch_lsd_loss, batch_mtlsd_loss
+from ..losses import (LSD_WEIGHT, balanced_bce, batch_affinity_loss, batch_lsd_loss,
+                      batch_mtlsd_loss, lsd_loss)
+from ..models import center_crop
 from ..lsd import centre_offsets
 from ._core import CheckResult, _call, _Fail, _run
 
@@ -36,6 +38,7 @@ def _offset_mistakes(labels, sigma, voxel_size) -> dict[str, np.ndarray]:
         "sign": -right,
         "voxels": right / scale,
         "sigma": centre_offsets(labels, sigma=sigma_in_voxels, voxel_size=voxel_size),
+        "axes": right[::-1],
     }
 
 
@@ -44,6 +47,8 @@ _OFFSET_HINTS = {
             "the voxel's own position, not the other way round",
     "voxels": "your offsets are in voxels; multiply the coordinates by the voxel size so "
               "that they are in nm",
+    "axes": "your channels are in the reverse order of the axes: channel k is the offset along "
+            "axis k of the labels, (z, y, x) in 3D and (y, x) in 2D, not (x, y)",
     "sigma": "gaussian_filter takes sigma in voxels: divide sigma (nm) by the voxel size of "
              "each axis",
 }
@@ -104,8 +109,59 @@ def _batch(seed: int) -> tuple[torch.Tensor, dict]:
              "affs_mask": (torch.rand((2, 3, *spatial), generator=g) > 0.1).float(),
              "lsds": torch.rand((2, 10, *spatial), generator=g),
              "lsds_mask": (torch.rand((2, 1, *spatial), generator=g) > 0.2).float()}
-    logits = torch.randn((2, 13, 4, 6, 6), generator=g)  # a valid net: smaller output
+    # a valid net: smaller output; every channel its own offset, so that taking the wrong
+    # channels changes the loss clearly
+    logits = (torch.randn((2, 13, 4, 6, 6), generator=g)
+              + torch.linspace(-2, 2, 13).reshape(1, 13, 1, 1, 1))
     return logits, batch
+
+
+def _unmasked_lsd_loss(predicted, target, mask) -> torch.Tensor:
+    """The LSD loss's MSE of ``predicted`` as it is (no sigmoid), over the masked voxels."""
+    squared = (predicted - target) ** 2 * mask
+    return squared.sum() / (mask.sum() * target.shape[1])
+
+
+def _mtlsd_mistakes(logits: torch.Tensor, batch: dict) -> list[tuple[torch.Tensor, str]]:
+    """(wrong loss, hint) for the typical ways of writing the multi-task loss wrong."""
+    shape = logits.shape[2:]
+    affs_target, lsds_target = center_crop(batch["affs"], shape), center_crop(batch["lsds"], shape)
+    lsds_mask = center_crop(batch["lsds_mask"], shape)
+    affs = batch_affinity_loss(logits[:, :3], batch)
+    lsds = batch_lsd_loss(logits[:, 3:], batch)
+    affs_unmasked = balanced_bce(logits[:, :3], affs_target)
+    lsds_unmasked = lsd_loss(logits[:, 3:], lsds_target)
+    mistakes = [
+        (affs + lsds, f"weigh the LSD term: affinity loss + {LSD_WEIGHT:g} x LSD loss"),
+        (affs, "the LSD term is missing: add LSD_WEIGHT x batch_lsd_loss of channels 3-12"),
+        (LSD_WEIGHT * lsds, "the affinity term is missing: add batch_affinity_loss of channels "
+                            "0-2"),
+        (batch_affinity_loss(logits[:, 10:], batch)
+         + LSD_WEIGHT * batch_lsd_loss(logits[:, :10], batch),
+         "the affinities are the first 3 channels, the LSDs the last 10"),
+        (affs_unmasked + LSD_WEIGHT * lsds_unmasked,
+         "use the masks: voxels without annotation or without a whole LSD window must not count "
+         "(balanced_bce(..., mask=affs_mask) and lsd_loss(..., mask=lsds_mask), both cropped to "
+         "the output like the targets)"),
+        (affs + LSD_WEIGHT * lsds_unmasked,
+         "the LSD term ignores lsds_mask: voxels whose LSD window is cut must not count "
+         "(lsd_loss(..., mask=lsds_mask), cropped to the output)"),
+        (affs_unmasked + LSD_WEIGHT * lsds,
+         "the affinity term ignores affs_mask: unannotated edges must not count "
+         "(balanced_bce(..., mask=affs_mask), cropped to the output)"),
+        (affs + LSD_WEIGHT * _unmasked_lsd_loss(logits[:, 3:], lsds_target, lsds_mask),
+         "the LSD term compares the logits with the LSDs: take the sigmoid first (lsd_loss "
+         "does), the LSDs lie in [0, 1] and the logits do not"),
+    ]
+    channels = ("the affinities are channels 0-2 (logits[:, :3]) and the LSDs channels 3-12 "
+                "(logits[:, 3:]); a slice stops before its end index")
+    for a in range(0, 11):  # every other 3 + 10 channel split
+        for b in range(0, 4):
+            if (a, b) != (0, 3):
+                mistakes.append((batch_affinity_loss(logits[:, a:a + 3], batch)
+                                 + LSD_WEIGHT * batch_lsd_loss(logits[:, b:b + 10], batch),
+                                 channels))
+    return mistakes
 
 
 def _mtlsd_body(fn: Callable) -> str:
@@ -120,20 +176,12 @@ def _mtlsd_body(fn: Callable) -> str:
         want = batch_mtlsd_loss(logits, batch)
         if torch.allclose(got.float(), want, atol=1e-5):
             continue
-        affs = batch_affinity_loss(logits[:, :3], batch)
-        lsds = batch_lsd_loss(logits[:, 3:], batch)
-        swapped = batch_affinity_loss(logits[:, 10:], batch) + LSD_WEIGHT * batch_lsd_loss(
-            logits[:, :10], batch)
-        mistakes = [(affs + lsds, f"weigh the LSD term: affinity loss + {LSD_WEIGHT:g} x LSD loss"),
-                     (affs, "the LSD term is missing: add LSD_WEIGHT x batch_lsd_loss of channels "
-                            "3-12"),
-                     (LSD_WEIGHT * lsds, "the affinity term is missing: add batch_affinity_loss "
-                                         "of channels 0-2"),
-                     (swapped, "the affinities are the first 3 channels, the LSDs the last 10")]
-        hint = next((h for value, h in mistakes if torch.allclose(got.float(), value, atol=1e-5)),
+        hint = next((h for value, h in _mtlsd_mistakes(logits, batch)
+                     if torch.allclose(got.float(), value, atol=1e-5)),
                     "split the 13 channels (affinities 0-2, LSDs 3-12), take each head's loss "
                     "(targets cropped to the output) and add them, the LSDs weighted")
-        raise _Fail(f"your loss is {got.item():.4f}, expected {want.item():.4f}. Hint: {hint}")
+        raise _Fail(f"your loss is {got.item():.5f}, expected {want.item():.5f} (the check "
+                    f"allows 1e-5). Hint: {hint}")
     return "your multi-task loss matches on two random batches"
 
 
