@@ -24,6 +24,18 @@ def one_side(write, context, shape):
     return tuple(slice(max(0, w.start - c), w.stop) for w, c in zip(write, context))
 
 
+def reversed_axes(write, context, shape):
+    return student_read(write, context, shape)[::-1]
+
+
+def context_reversed(write, context, shape):
+    return student_read(write, tuple(context)[::-1], shape)
+
+
+def shape_reversed(write, context, shape):
+    return student_read(write, context, tuple(shape)[::-1])
+
+
 def returns_list(write, context, shape):
     return [student_read(write, context, shape)]
 
@@ -42,6 +54,9 @@ def test_a_right_read_region_passes():
     (no_end_clip, "past the volume's end"),
     (one_side, "both sides"),
     (returns_list, "tuple of"),
+    (reversed_axes, "reverse order of the axes"),
+    (context_reversed, "context[k] is the context of axis k"),
+    (shape_reversed, "shape[k] is the volume's size along axis k"),
 ])
 def test_read_region_mistakes_get_their_hint(fn, words):
     result = check_read_region(fn, verbose=False)

@@ -66,7 +66,14 @@ def _read_body(fn: Callable) -> str:
             continue
         unclipped = tuple(slice(w.start - c, w.stop + c) for w, c in zip(write, context))
         one_side = tuple(slice(w.start - c, w.stop) for w, c in zip(write, context))
-        if got == unclipped:
+        if len(write) > 1 and got == want[::-1]:
+            hint = ("your slices are in the reverse order of the axes: one per axis, in the "
+                    "order of write (z, y, x)")
+        elif len(write) > 1 and got == read_region(write, context[::-1], shape):
+            hint = "context[k] is the context of axis k: zip write, context and shape in order"
+        elif len(write) > 1 and got == read_region(write, context, shape[::-1]):
+            hint = "shape[k] is the volume's size along axis k: zip write, context and shape in order"
+        elif got == unclipped:
             hint = ("a read region cannot start before voxel 0 or end after the volume: clip "
                     "the start at 0 and the stop at the volume's size (max, min)")
         elif any(s.start < 0 for s in got):
