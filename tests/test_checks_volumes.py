@@ -35,6 +35,16 @@ def test_output_shape_mistakes_get_their_hint(mistake, words):
     assert not result.passed and words in result.message
 
 
+def test_output_shape_in_reverse_axis_order_and_factors_per_level_get_their_hint():
+    result = check_output_shape_3d(lambda *a: tuple(reversed(_library(*a))), verbose=False)
+    assert not result.passed and "reverse order of the axes" in result.message, result.message
+
+    def one_factor_per_level(shape, downsample, kernel_size):  # as if len(downsample) == depth
+        return tuple(downsample[level][0] for level in range(len(kernel_size)))
+    result = check_output_shape_3d(one_factor_per_level, verbose=False)
+    assert not result.passed and "one fewer" in result.message, result.message
+
+
 def test_output_shape_unfitting_inputs_must_raise():
     def never_raises(shape, downsample, kernel_size):
         try:
@@ -97,9 +107,11 @@ def test_missing_sections_mistakes_get_their_hint():
         assert not result.passed and words in result.message, (fn.__name__, result.message)
 
 
-def _scan(shape, block, context, *, crop=True, shift_read=False, order="C"):
+def _scan(shape, block, context, *, crop=True, shift_read=False, order="C", shift_last=False):
     import itertools
     starts = [range(0, s, b) for s, b in zip(shape, block)]
+    if shift_last:  # the last block moved back to keep its full size
+        starts = [[min(a, max(s - b, 0)) for a in r] for r, s, b in zip(starts, shape, block)]
     combos = list(itertools.product(*starts))
     if order == "F":
         combos = sorted(combos, key=lambda t: t[::-1])
@@ -119,7 +131,8 @@ def test_scan_blocks_right_and_wrong():
     assert check_scan_blocks(_scan, verbose=False).passed
     for kw, words in [(dict(crop=False), "writes past the end"),
                       (dict(shift_read=True), "don't subtract it"),
-                      (dict(order="F"), "C order")]:
+                      (dict(order="F"), "C order"),
+                      (dict(shift_last=True), "not shifted back")]:
         result = check_scan_blocks(lambda *a, kw=kw: _scan(*a, **kw), verbose=False)
         assert not result.passed and words in result.message, (kw, result.message)
     assert "None" in check_scan_blocks(lambda *a: None, verbose=False).message

@@ -95,13 +95,24 @@ def _as_shape(got) -> tuple[int, ...] | None:
 def _check_shapes(fn: Callable) -> str:
     for case in _SHAPE_CASES:
         expected = _library_shape(case)
-        got = _as_shape(_call(fn, *case))
+        try:
+            got = _as_shape(_call(fn, *case))
+        except IndexError as err:
+            raise _Fail(f"your function raised IndexError ({err}) for input {case[0]}, "
+                        f"downsample {case[1]}, kernels {case[2]}. Hint: there is one kernel "
+                        f"per level ({len(case[2])} here) but one downsample factor per step "
+                        f"between two levels ({len(case[1])}, one fewer): the bottom level has "
+                        "kernels and no factor") from None
         if got == expected:
             continue
         hint = next((h for kw, h in _SHAPE_MISTAKES if _shape_by_rule(*case, **kw) == got),
-                    "follow one axis at a time: down (two convolutions, then divide by the "
-                    "factor), the bottom level's two convolutions, then up (multiply by the "
-                    "factor, two convolutions)")
+                    None)
+        if hint is None and got == tuple(reversed(expected)):
+            hint = ("your shape is in the reverse order of the axes: return (z, y, x), the "
+                    "order of the input shape")
+        hint = hint or ("follow one axis at a time: down (two convolutions, then divide by the "
+                        "factor), the bottom level's two convolutions, then up (multiply by the "
+                        "factor, two convolutions)")
         raise _Fail(f"for input {case[0]}, downsample {case[1]}, kernels {case[2]} you gave "
                     f"{got}, expected {expected}. Hint: {hint}")
     for case in _NOT_FITTING:
@@ -241,6 +252,12 @@ def _scan_hint(shape, block, context, got) -> str:
     if any(w.stop > n for ws in writes for w, n in zip(ws, shape)):
         return ("a block writes past the end of the volume: crop the last block of each axis "
                 "to what is left, stop = min(start + block, size)")
+    for ws in writes:
+        for w, n, b in zip(ws, shape, block):
+            if w.stop == n and w.start % b and w.stop - w.start == min(b, n):
+                return ("the last block of an axis is cropped (stop = size), not shifted back to "
+                        "keep its full size: a shifted block writes again what the block before "
+                        "it wrote; blocks start at 0, block, 2 * block, ...")
     if len(got) < len(scan_blocks(shape, block, context)):
         return ("some voxels are never written: blocks start at 0, block, 2 * block, ... "
                 "up to the size, the last one cropped")
@@ -251,8 +268,11 @@ def _scan_hint(shape, block, context, got) -> str:
                         "has already moved every voxel by context // 2, so don't subtract it")
             if r.stop - r.start != w.stop - w.start + c:
                 return "read is the write block plus the whole context: stop = write.stop + context"
-    return ("list the blocks in C order (the last axis fastest), e.g. with "
-            "itertools.product over the block starts of each axis")
+    if sorted(_plain(got)) == sorted(_plain(scan_blocks(shape, block, context))):
+        return ("list the blocks in C order (the last axis fastest), e.g. with "
+                "itertools.product over the block starts of each axis")
+    return ("write tiles the volume from 0 in steps of the block (the last one cropped), read "
+            "starts where write starts and is context longer; list them in C order")
 
 
 def _check_scan(fn: Callable) -> str:
