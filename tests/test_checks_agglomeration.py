@@ -38,6 +38,16 @@ def mean_of_means(u, v, edges_u, edges_v):
     return merged
 
 
+def returns_means(u, v, edges_u, edges_v):
+    """(contacts, mean of the two means): the mean where the sum belongs."""
+    merged = mean_of_means(u, v, edges_u, edges_v)
+    return {k: (c, t / c) for k, (c, t) in merged.items()}
+
+
+def returns_pooled_mean(u, v, edges_u, edges_v):
+    return {k: (c, t / c) for k, (c, t) in student(u, v, edges_u, edges_v).items()}
+
+
 def overwrite(u, v, edges_u, edges_v):
     merged = dict(edges_u)
     merged.update(edges_v)
@@ -70,6 +80,8 @@ def not_done(u, v, edges_u, edges_v):
 
 @pytest.mark.parametrize("fn,words", [
     (mean_of_means, "mean of the two means"),
+    (returns_means, "not their mean"),
+    (returns_pooled_mean, "not their mean"),
     (overwrite, "overwrites"),
     (keeps_the_pair, "no edge to"),
     (mutates, "changed edges_u"),

@@ -73,7 +73,7 @@ def student_overhead(block, context):
 
 
 @pytest.mark.parametrize("fn,words", [
-    (lambda b, c: math.prod(x + y for x, y in zip(b, c)) / math.prod(b), "both sides"),
+    (lambda b, c: math.prod(x + y for x, y in zip(b, c)) / math.prod(b), "context is per side"),
     (lambda b, c: math.prod(b) / math.prod(x + 2 * y for x, y in zip(b, c)), "written per read"),
     (lambda b, c: student_overhead(b, c) - 1, "block's own voxels"),
     (lambda b, c: None, "return"),

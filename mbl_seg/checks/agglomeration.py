@@ -98,7 +98,13 @@ def _body(fn: Callable) -> str:
         other = min(wrong)
         shared = other in before[0] and other in before[1]
         mean_of_means = _mean_of_means(u, v, *before)[other]
-        if shared and all(abs(a - b) < 1e-9 for a, b in zip(wrong[other], mean_of_means)):
+        means = (want[other][1] / want[other][0], mean_of_means[1] / mean_of_means[0])
+        if abs(wrong[other][0] - want[other][0]) < 1e-9 and any(
+                abs(wrong[other][1] - m) < 1e-9 for m in means):
+            hint = ("the second number is the sum of the affinities, not their mean: return "
+                    "(contacts, affinity_sum), adding both regions' sums for a shared "
+                    "neighbour; the mean (sum / contacts) is taken when an edge is scored")
+        elif shared and all(abs(a - b) < 1e-9 for a, b in zip(wrong[other], mean_of_means)):
             hint = ("that is the mean of the two means: pool the contacts instead, adding "
                     "both contact counts and both affinity sums; the mean is then "
                     "sum / contacts over all the contacts of the merged face")

@@ -111,7 +111,9 @@ def _overhead_body(fn: Callable) -> str:
             continue
         one_side = math.prod(b + c for b, c in zip(block, context)) / math.prod(block)
         if math.isclose(got, one_side, rel_tol=1e-9):
-            hint = "the context is read on both sides of the block: b + 2 * c per axis"
+            hint = ("the context is read on both sides of the block: here context is per "
+                    "side (c voxels before the block and c after it; notebook 05's context was "
+                    "the total of both sides), so b + 2 * c per axis")
         elif math.isclose(got, 1 / want, rel_tol=1e-9):
             hint = "that is written per read: divide the voxels read by the voxels written"
         elif math.isclose(got, want - 1, rel_tol=1e-9):
