@@ -34,6 +34,7 @@ __all__ = [
     "Piece",
     "Rule",
     "all_scenes",
+    "candidate_rules",
     "check_rule",
     "describe",
     "examples",
@@ -82,6 +83,42 @@ RULES: tuple[Rule, ...] = (
     Rule("there is a blue piece", lambda s: _count(s, colour="blue") > 0,
          confound=lambda s: _count(s, size="large") > 0, confound_name="there is a large piece"),
 )
+
+
+def candidate_rules() -> list[tuple[str, Callable[[tuple], bool]]]:
+    """What a player may say the rule is: ``(name, follows)`` of many rules, sorted by name.
+
+    Rules of the forms the rounds use (a colour, shape or size is there or not; more pieces of
+    one shape than of another; every piece of a shape has a size; how many pieces), so that
+    the list holds every round's rule without pointing at it.
+
+    >>> names = [name for name, _ in candidate_rules()]
+    >>> RULES[1].name in names, len(names)
+    (True, 28)
+    """
+    plural = {"circle": "circles", "square": "squares", "triangle": "triangles"}
+    pool: dict[str, Callable[[tuple], bool]] = {}
+    for colour in COLOURS:
+        pool[f"there is a {colour} piece"] = lambda s, c=colour: _count(s, colour=c) > 0
+        pool[f"no piece is {colour}"] = lambda s, c=colour: _count(s, colour=c) == 0
+    for shape in SHAPES:
+        pool[f"there is a {shape}"] = lambda s, h=shape: _count(s, shape=h) > 0
+        for other in SHAPES:
+            if other != shape:
+                pool[f"there are more {plural[shape]} than {plural[other]}"] = (
+                    lambda s, a=shape, b=other: _count(s, shape=a) > _count(s, shape=b))
+        for size in SIZES:
+            pool[f"every {shape} is {size} (a scene without {plural[shape]} follows it too)"] = (
+                lambda s, h=shape, z=size: all(p.size == z for p in s if p.shape == h))
+    for size in SIZES:
+        pool[f"there is a {size} piece"] = lambda s, z=size: _count(s, size=z) > 0
+        pool[f"every piece is {size}"] = lambda s, z=size: _count(s, size=z) == len(s)
+    pool["there is exactly one piece"] = lambda s: len(s) == 1
+    pool["there are at least two pieces"] = lambda s: len(s) >= 2
+    pool["there are three pieces"] = lambda s: len(s) == 3
+    for rule in RULES:  # the rounds' own rules are among them, by the same names
+        pool.setdefault(rule.name, rule.follows)
+    return sorted(pool.items())
 
 
 def all_scenes(max_pieces: int = MAX_PIECES) -> list[tuple[Piece, ...]]:

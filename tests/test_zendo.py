@@ -101,3 +101,38 @@ def test_a_rule_the_student_did_not_write_is_this_rule_not_yours():
     assert "your rule" not in result.message.lower()
     with pytest.raises(ValueError, match="whose must be 'your' or 'this', got 'my'"):
         zendo.check_rule(rule.confound, rule, whose="my")
+
+
+def test_the_guess_list_is_a_pool_of_rules_of_the_same_forms_not_the_answers():
+    names = [name for name, _ in zendo.candidate_rules()]
+    assert len(names) == len(set(names)) >= 25
+    assert names == sorted(names)  # the position gives nothing away
+    for rule in zendo.RULES:  # every round's rule, and the last round's confound, is there
+        assert rule.name in names
+    assert zendo.RULES[3].confound_name in names
+    # each candidate is its own rule: no two agree on every scene
+    scenes = zendo.all_scenes()
+    verdicts = {tuple(bool(f(s)) for s in scenes) for _, f in zendo.candidate_rules()}
+    assert len(verdicts) == len(names)
+    # a candidate's name says what it does (spot checks of the templates)
+    pool = dict(zendo.candidate_rules())
+    red, blue = zendo.Piece("circle", "red", "small"), zendo.Piece("square", "blue", "large")
+    assert pool["there is a red piece"]((red,)) and not pool["there is a red piece"]((blue,))
+    assert pool["there are more squares than circles"]((blue,))
+    assert not pool["every piece is large"]((red, blue))
+
+
+def test_the_widget_counts_the_guesses():
+    from mbl_seg.viz import zendo_game
+
+    widgets = list(_walk(zendo_game(1)))
+    buttons = {w.description: w for w in widgets if type(w).__name__ == "Button"}
+    guess = [w for w in widgets if type(w).__name__ == "Dropdown"][-1]
+    verdict = [w for w in widgets if type(w).__name__ == "Output"][-1]
+    guess.value = "there is a circle"
+    buttons["Guess"].click()
+    assert verdict.outputs[0]["text"].startswith("Guess 1:")
+    guess.value = zendo.RULES[1].name
+    buttons["Guess"].click()
+    text = verdict.outputs[0]["text"]
+    assert text.startswith("Guess 2:") and "✅" in text and "0 questions" in text

@@ -16,17 +16,6 @@ __all__ = ["draw_scenes", "zendo_game"]
 _RGB = {"red": "#d62728", "blue": "#1f77b4", "yellow": "#f2c400"}
 _RADIUS = {"small": 0.22, "large": 0.4}
 
-# what a player may say the rule is: every round's rule, the confound, and a few near misses
-_CANDIDATES = (
-    *[(r.name, r.follows) for r in zendo.RULES],
-    ("there is a large piece", lambda s: any(p.size == "large" for p in s)),
-    ("there is a circle", lambda s: any(p.shape == "circle" for p in s)),
-    ("there are at least two pieces", lambda s: len(s) >= 2),
-    ("no piece is yellow", lambda s: all(p.colour != "yellow" for p in s)),
-    ("every piece is large", lambda s: all(p.size == "large" for p in s)),
-)
-
-
 def _draw_piece(ax, piece, x: float) -> None:
     r, colour = _RADIUS[piece.size], _RGB[piece.colour]
     kw = {"facecolor": colour, "edgecolor": "black", "lw": 1}
@@ -107,7 +96,7 @@ def zendo_game(round: int = 0, *, examples: int = 8, seed: int = 0):
     board = widgets.Output()
     board.outputs = (_png_output(draw_scenes(
         [s for s, _ in shown], [f for _, f in shown],
-        title=f"Round {round + 1}: which scenes follow the master's rule?")),)
+        title=f"Round {round}: which scenes follow the master's rule?")),)
 
     slots = [[widgets.Dropdown(options=["-", *zendo.SIZES], value="-", layout={"width": "80px"}),
               widgets.Dropdown(options=list(zendo.COLOURS), layout={"width": "80px"}),
@@ -136,18 +125,21 @@ def zendo_game(round: int = 0, *, examples: int = 8, seed: int = 0):
 
     ask.on_click(on_ask)
 
-    names = [name for name, _ in _CANDIDATES]
-    guess = widgets.Dropdown(options=names, description="The rule is:",
+    candidates = dict(zendo.candidate_rules())  # many rules of the rounds' forms, sorted
+    guess = widgets.Dropdown(options=list(candidates), description="The rule is:",
                              layout={"width": "620px"}, style={"description_width": "initial"})
     try_it = widgets.Button(description="Guess", button_style="warning")
     verdict = widgets.Output()
+    guesses = []
 
     def on_guess(_button=None) -> None:
-        chosen = dict(_CANDIDATES)[guess.value]
-        result = zendo.check_rule(chosen, rule, verbose=False)
-        text = result.message
+        guesses.append(guess.value)
+        result = zendo.check_rule(candidates[guess.value], rule, verbose=False)
+        text = f"Guess {len(guesses)}: {result.message}"
         if result.same:
-            text += "\n\n" + _point(rule)
+            text += (f"\n(after {len(guesses)} guess{'es' if len(guesses) > 1 else ''} and "
+                     f"{len(asked)} question{'' if len(asked) == 1 else 's'}: a question costs "
+                     "less than a wrong guess)\n\n" + _point(rule))
         verdict.outputs = ({"output_type": "stream", "name": "stdout", "text": text + "\n"},)
 
     try_it.on_click(on_guess)
