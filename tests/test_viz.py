@@ -435,3 +435,17 @@ def test_block_figures_explain_bad_input():
         plot_block_grid(np.zeros((8, 16, 16)), grid, _records())
     with pytest.raises(ValueError, match="section"):
         plot_block_grid(np.zeros((8, 32, 32)), grid, _records(), z=9)
+
+
+def test_panel_titles_fit_their_panels_even_when_many_are_shown():
+    lsds = np.random.default_rng(1).random((10, 3, 16, 16)).astype(np.float32)
+    fig = viz.show_panels(voxel_size=(8, 8, 8), z=1, raw=np.zeros((3, 16, 16), np.uint8),
+                          **viz.lsd_panels(lsds, "truth: "), **viz.lsd_panels(lsds, "MTLSD: "),
+                          figsize=(18, 2.6))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if ax.get_title():  # colour bars have none
+            width = ax.title.get_window_extent(renderer).width
+            assert width <= 1.15 * ax.get_window_extent(renderer).width, ax.get_title()
+    plt.close(fig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -206,7 +207,7 @@ def _panel(ax, name: str, kind: str, sec: np.ndarray, raw_sec, *, aspect: float,
         rgb[..., :c] = np.clip(sec, 0, 1)
         ax.imshow(rgb, aspect=aspect, interpolation="nearest")
         ax.set(xticks=[], yticks=[],
-               title=f"{title} ({'RGB'[:c]} = channels {', '.join(map(str, range(c)))})")
+               title=f"{title}\n({'RGB'[:c]} = channels {', '.join(map(str, range(c)))})")
 
 
 def _draw(new_figure, panels: dict, raw, *, index: int, axis: int, voxel_size, alpha: float,
@@ -230,11 +231,22 @@ def _draw(new_figure, panels: dict, raw, *, index: int, axis: int, voxel_size, a
         _panel(ax, name, kinds[name], sections[name], raw_sec, aspect=aspect, alpha=alpha,
                boundaries=boundaries, seed=seed)
     _scale_bar(axes[0], vs, axis, ndim, cols)
+    _wrap_titles(axes, figsize[0] / len(panels))
     if ndim == 3:
         nm = f" ({index * vs[axis]:g} nm)"
         fig.suptitle(f"{('yx', 'zx', 'zy')[axis]} section at {'zyx'[axis]} = {index} "
                      f"(of 0..{shape[axis] - 1}){nm}")
     return fig
+
+
+def _wrap_titles(axes, inches: float) -> None:
+    """Break each panel's title into lines that fit the panel's width (``inches``)."""
+    for ax in axes:
+        title = ax.title
+        # about 0.6 em per character, 72 points per inch
+        chars = max(8, int(inches * 72 / (0.6 * title.get_fontsize())))
+        title.set_text("\n".join(textwrap.fill(line, chars)
+                                  for line in title.get_text().split("\n")))
 
 
 def show_panels(*, voxel_size=None, z: int | None = None, axis: int = 0, alpha: float = 0.5,
