@@ -137,7 +137,7 @@ def test_panels_render_and_save(tmp_path, volume):
     assert (tmp_path / "p.png").stat().st_size > 5000
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[:3] == ["raw", "ground truth", "boundary map"]
-    assert titles[3].startswith("affinities (RGB") and "segmentation" in titles
+    assert titles[3].startswith("affinities\n(RGB") and "segmentation" in titles
     assert len(fig.axes) == 6  # five panels and the probability map's colour bar
     assert fig.axes[2].images[0].get_clim() == (0, 1)
     assert "z = 2" in fig.get_suptitle()

@@ -231,7 +231,7 @@ def _draw(new_figure, panels: dict, raw, *, index: int, axis: int, voxel_size, a
         _panel(ax, name, kinds[name], sections[name], raw_sec, aspect=aspect, alpha=alpha,
                boundaries=boundaries, seed=seed)
     _scale_bar(axes[0], vs, axis, ndim, cols)
-    _wrap_titles(axes, figsize[0] / len(panels))
+    _wrap_titles(axes)
     if ndim == 3:
         nm = f" ({index * vs[axis]:g} nm)"
         fig.suptitle(f"{('yx', 'zx', 'zy')[axis]} section at {'zyx'[axis]} = {index} "
@@ -239,14 +239,24 @@ def _draw(new_figure, panels: dict, raw, *, index: int, axis: int, voxel_size, a
     return fig
 
 
-def _wrap_titles(axes, inches: float) -> None:
-    """Break each panel's title into lines that fit the panel's width (``inches``)."""
+def _wrap_titles(axes) -> None:
+    """Break each panel's title into lines that fit the panel's width, as laid out.
+
+    The figure grows by the extra lines, so that the images keep their size.
+    """
+    fig = axes[0].figure
+    fig.draw_without_rendering()  # the layout: each panel's width in pixels
+    lines = 1
     for ax in axes:
-        title = ax.title
-        # about 0.6 em per character, 72 points per inch
-        chars = max(8, int(inches * 72 / (0.6 * title.get_fontsize())))
-        title.set_text("\n".join(textwrap.fill(line, chars)
-                                  for line in title.get_text().split("\n")))
+        em = ax.title.get_fontsize() * fig.dpi / 72
+        chars = max(8, int(ax.get_window_extent().width / (0.6 * em)))  # ~0.6 em a letter
+        wrapped = "\n".join(textwrap.fill(line, chars) for line in ax.get_title().split("\n"))
+        ax.set_title(wrapped)
+        lines = max(lines, wrapped.count("\n") + 1)
+    if lines > 1:
+        width, height = fig.get_size_inches()
+        extra = (lines - 1) * 1.25 * axes[0].title.get_fontsize() / 72
+        fig.set_size_inches(width, height + extra)
 
 
 def show_panels(*, voxel_size=None, z: int | None = None, axis: int = 0, alpha: float = 0.5,
