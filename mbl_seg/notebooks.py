@@ -60,6 +60,8 @@ from pathlib import Path
 
 import nbformat
 
+from .notebook_outputs import drop_progress_snapshots
+
 __all__ = ["KNOWN_TAGS", "set_first_cell", "make_exercise", "exercise_path", "generate_exercises",
            "find_leaks", "execute_notebook", "list_notebooks"]
 
@@ -462,5 +464,6 @@ def execute_notebook(path: str | Path, *, output: str | Path | None = None,
             client.execute(env=env, cleanup_kc=True, stderr=subprocess.DEVNULL)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             raise RuntimeError(_failure(path, nb, running["cell"], err)) from None
+    drop_progress_snapshots(nb)  # a saved progress bar shows "0/150" in a static copy
     nbformat.write(nb, str(output if output is not None else path), version=4)
     return nb
