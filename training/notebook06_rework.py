@@ -5,8 +5,8 @@ the executed notebook): ``python training/notebook06_rework.py`` rewrites the so
 notebook's cells from the markers below; then re-execute it (bench/bench_notebooks.py
 --in-place 06_lsds) and regenerate the exercise (mbl-seg exercises).
 
-Cells kept as they are: 1-13 (setup, the LSD channels, exercise A), 15-20 (pipeline,
-exercise B, the student's training). Replaced: 0 (intro: the Zendo opener), 14 (the mask
+Cells kept as they are: 1-13 (setup, the LSD channels, exercise A), 15-21 (pipeline, its
+figure, exercise B, the student's training). Replaced: 0 (intro: the Zendo opener), 14 (the mask
 text, which said the valid output is always kept: augmentations that bring in unknown
 voxels, ShiftedSections and Elastic, drop 2-56 % of the output of a 44 x 92 x 92 sample),
 and everything from 21 on.
@@ -277,7 +277,9 @@ def main() -> int:
                 return 1
             source = source.replace(old, new)
         cells[index]["source"] = source.splitlines(True)
-    nb["cells"] = cells[:21] + NEW
+    cut = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+               and "".join(c["source"]).startswith("A few dozen iterations on a CPU"))
+    nb["cells"] = cells[:cut] + NEW
     NOTEBOOK.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return 0
 
