@@ -227,10 +227,13 @@ def _predictor(method: _Method, device: str) -> Callable[[np.ndarray, tuple], np
     """``run(raw, voxel_size) -> output``: boundaries (Z, Y, X) or affinities (K, Z, Y, X)."""
     if method.network is None:
         return _classical_predictor()
+    from .autocontext import AutoContext, predict_two_pass
     from .checkpoints import load_pretrained
     from .predict import predict, predict_blocks
 
     net = load_pretrained(method.network).model
+    if isinstance(net, AutoContext):  # ACRLSD: the LSDs of the volume, then raw + LSDs
+        return lambda raw, voxel_size: predict_two_pass(net, raw, device=device)[:3]
     if method.output == "affs3d":  # the nearest-neighbour channels come first
         return lambda raw, voxel_size: predict_blocks(net, raw, device=device,
                                                       progress=False)[:3]

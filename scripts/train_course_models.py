@@ -62,7 +62,7 @@ import numpy as np
 import torch
 
 from mbl_seg import data, env, evaluate
-from mbl_seg.autocontext import AutoContext, file_digest
+from mbl_seg.autocontext import AutoContext, file_digest, predict_two_pass
 from mbl_seg.checkpoints import load_network, load_pretrained
 from mbl_seg.losses import (LSD_WEIGHT, balanced_bce, batch_affinity_loss, batch_lsd_loss,
                             batch_mtlsd_loss, malis_loss)
@@ -153,7 +153,8 @@ def validation_scores(net, volume, *, model: str, device: str, target=None,
     """VOI of the 3D watershed of the predicted affinities; MSE of predicted LSDs (against
     ``target``, the volume's LSDs, computed here if not given), and relative to the constant
     ``means`` (the training volume's channel means) if given."""
-    out = predict_blocks(net, volume.raw, device=device, progress=False)
+    out = (predict_two_pass(net, volume.raw, device=device) if isinstance(net, AutoContext)
+           else predict_blocks(net, volume.raw, device=device, progress=False))
     scores = {}
     if model in ("affs", "mtlsd", "acrlsd"):
         seg = watershed_from_affinities(out[:3], voxel_size=volume.voxel_size, h=H)

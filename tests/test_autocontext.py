@@ -100,3 +100,23 @@ def test_a_shipped_acrlsd_network_loads_and_refuses_a_retrained_lsd_network(tmp_
 def test_bad_networks_say_what_was_expected(make, message):
     with pytest.raises((TypeError, ValueError), match=message):
         make()
+
+
+def test_two_passes_equal_one_pass_away_from_the_faces_and_reuse_given_lsds():
+    from mbl_seg.autocontext import predict_two_pass
+
+    net, lsd, _ = _pair(dims=3, lsd_depth=2, context_depth=2)
+    raw = np.random.default_rng(1).integers(0, 255, (28, 36, 36), dtype=np.uint8)
+    one = predict_blocks(net, raw, block_shape=(8, 16, 16), device="cpu", progress=False)
+    two = predict_two_pass(net, raw, device="cpu")
+    half = [c // 2 for c in net.context_network.context]  # where mirrored LSDs reach
+    inner = (slice(None), *[slice(h, n - h) for h, n in zip(half, raw.shape)])
+    np.testing.assert_allclose(two[inner], one[inner], atol=1e-5)
+    assert two.shape == one.shape and not np.allclose(two, one, atol=1e-5)  # the faces differ
+    given = predict_blocks(lsd, raw, device="cpu", progress=False)[-10:]
+    np.testing.assert_allclose(predict_two_pass(net, raw, lsds=given, device="cpu"), two,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"lsds must be \(10"):
+        predict_two_pass(net, raw, lsds=given[:, :5], device="cpu")
+    with pytest.raises(TypeError, match="AutoContext"):
+        predict_two_pass(lsd, raw, device="cpu")

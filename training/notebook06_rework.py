@@ -160,14 +160,20 @@ total on `fly/validation`, and is then scored once on `fly/test`. The seeded wat
 validation = data.load_dataset("fly/validation")
 
 
-def affinities(model, volume):
-    # the nearest-neighbour affinities (the first three channels of every network here)
+def affinities(model, volume, lsds=None):
+    # the nearest-neighbour affinities (the first three channels of every network here);
+    # ACRLSD in two passes, the LSDs of the whole volume first (given, if predicted already)
+    if isinstance(model, AutoContext):
+        return predict_two_pass(model, volume.raw, lsds=lsds, device=cfg.device)[:3]
     return predict_blocks(model, volume.raw, device=cfg.device, progress=False)[:3]
 
 
 fly = {}
 for label, name in FLY.items():
-    test_affs = predicted[name][:3] if name in predicted else affinities(shipped[name].model, test)
+    if name in predicted:
+        test_affs = predicted[name][:3]
+    else:  # ACRLSD reads the LSDs of 06_lsd_fly, predicted above
+        test_affs = affinities(shipped[name].model, test, predicted["06_lsd_fly"][-10:])
     fly[label] = operating_point(affinities(shipped[name].model, validation), validation.labels,
                                  test_affs, test.labels, voxel_size=test.voxel_size)
 fly[f"yours ({result.iterations_done} it)"] = operating_point(
@@ -254,6 +260,9 @@ def main() -> int:
     cells[14] = markdown(MASK)
     edits = {2: [("from mbl_seg import checks, data, evaluate, viz",
                   "from mbl_seg import checks, data, errors, viz"),
+                 ("from mbl_seg.checkpoints import load_pretrained\n",
+                  "from mbl_seg.autocontext import AutoContext, predict_two_pass\n"
+                  "from mbl_seg.checkpoints import load_pretrained\n"),
                  ("from mbl_seg.models import",
                   "from mbl_seg.lsd_quality import channel_means, lsd_quality\n"
                   "from mbl_seg.models import"),
