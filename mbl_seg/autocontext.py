@@ -14,8 +14,8 @@ and the notebooks treat it like any other network. The LSD network is frozen
 Over a whole volume, :func:`predict_two_pass` runs the pair as the paper's pipeline
 does: the LSDs of the whole volume first, then the affinities from raw + LSDs. It equals
 the one-pass prediction away from the volume's faces (where the context network reads
-mirrored LSDs instead of the LSDs of mirrored raw), takes about half the time (the LSD
-network reads no second margin of context), and can reuse LSDs already predicted.
+mirrored LSDs instead of the LSDs of mirrored raw), takes less than half the time (the
+LSD network reads no second margin of context), and can reuse LSDs already predicted.
 
 A shipped ACRLSD checkpoint holds the context network's weights and the name
 and SHA-256 of the LSD network it was trained on (see :func:`load_autocontext`):
