@@ -183,6 +183,7 @@ class _Job(NamedTuple):
     lookup: str
     segmentation: str
     scoring: str
+    quantile: float
     run: int
     device: str | None
     threads: int
@@ -259,7 +260,7 @@ class _Stage:
         db = GraphDB(Path(job.directory) / "graph.sqlite")
         graph = db.region_graph()
         ids, smallest = next(agglomerate_graph(graph, thresholds=[job.threshold],
-                                               scoring=job.scoring))
+                                               scoring=job.scoring, quantile=job.quantile))
         _, segments = np.unique(smallest, return_inverse=True)  # segments 1..N
         db.write_lookup(job.lookup, ids, segments.ravel().astype(np.uint64) + 1)
         return len(ids)
@@ -387,7 +388,8 @@ def _network_context(network: str) -> tuple[int, ...]:
 def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         network: str = "05_affs3d_fly", block_shape: Sequence[int] = (32, 128, 128),
         context: Sequence[int] = (8, 16, 16), min_size: int = 100, threshold: float = 0.55,
-        scoring: str = "mean", workers: int = 2, stages: Sequence[str] = STAGES,
+        scoring: str = "mean", quantile: float = 0.5, workers: int = 2,
+        stages: Sequence[str] = STAGES,
         device: str | None = None, progress: bool = True, multiprocessing: bool = True,
         host: str = HOST) -> Run:
     """Run the block-wise pipeline (or some of its steps) on ``raw``, in ``directory``.
@@ -411,10 +413,11 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         Voxels of affinities read around a block to make its fragments.
     min_size : int
         Smallest fragment (voxels) within a block.
-    threshold, scoring :
-        The agglomeration's (as :func:`mbl_seg.agglomeration.agglomerate`). Each
-        threshold has its own segmentation array, ``segmentation_<threshold>``;
-        changing it redoes only the last two steps.
+    threshold, scoring, quantile :
+        The agglomeration's (as :func:`mbl_seg.agglomeration.agglomerate`; e.g.
+        ``**mbl_seg.operating_point.SCORINGS["median"]``). Each has its own
+        segmentation array, ``segmentation_<scoring>_<threshold>``; changing them
+        redoes only the last two steps.
     workers : int
         Worker processes per step.
     stages : sequence of str
@@ -450,6 +453,9 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     workers = as_number(workers, "workers", integer=True, positive=True)
     if scoring not in ("mean", "quantile"):
         raise ValueError(f"scoring must be 'mean' or 'quantile', got {scoring!r}")
+    quantile = as_number(quantile, "quantile", nonnegative=True)
+    if quantile > 1:
+        raise ValueError(f"quantile must lie in [0, 1], got {quantile}")
     if isinstance(stages, str) or not set(stages) <= set(STAGES):
         raise ValueError(f"stages must be a sequence out of {STAGES}, got {stages!r}")
     stages = [s for s in STAGES if s in stages]
@@ -463,14 +469,14 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
                          checksum(raw))
     _network_context(network)  # a wrong network fails here, not in a worker
     _check_settings(directory, settings)
-    name = f"{scoring}_{threshold:g}"
+    name = f"{scoring}_{threshold:g}" if scoring == "mean" else f"q{quantile:g}_{threshold:g}"
     segmentation = f"segmentation_{name}"
     _prepare_arrays(directory, raw, voxel_size, block, segmentation)
     db = GraphDB(directory / "graph.sqlite")
     number = db.start_run(",".join(stages))
     threads = max(1, (os.cpu_count() or 1) // workers) if multiprocessing else 0
     job = _Job(str(directory.resolve()), network, BlockGrid(raw.shape, block), context, min_size,
-               voxel_size, threshold, name, segmentation, scoring, number, device,
+               voxel_size, threshold, name, segmentation, scoring, quantile, number, device,
                threads or (os.cpu_count() or 1))
     daisy.logging.set_log_basedir(directory / "logs")
     started = time.perf_counter()
@@ -510,7 +516,8 @@ def _triple(values, name: str, *, positive: bool) -> tuple[int, int, int]:
 
 def single_process(raw: np.ndarray, *, voxel_size: Sequence[float],
                    network: str = "05_affs3d_fly", min_size: int = 100,
-                   threshold: float = 0.55, device: str | None = None) -> dict[str, np.ndarray]:
+                   threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5,
+                   device: str | None = None) -> dict[str, np.ndarray]:
     """The same pipeline on the whole volume in this process: what :func:`run` is compared to.
 
     Returns ``{"affs", "fragments", "segmentation"}`` (segments with the smallest
@@ -524,7 +531,7 @@ def single_process(raw: np.ndarray, *, voxel_size: Sequence[float],
     voxel_size = as_voxel_size(voxel_size, 3)
     affs = predict_blocks(_load_network(network), raw, device=device, progress=False)
     frags = fragments(affs, voxel_size=voxel_size, min_size=min_size)
-    seg = next(agglomerate(affs, frags, thresholds=[threshold]))
+    seg = next(agglomerate(affs, frags, thresholds=[threshold], scoring=scoring, quantile=quantile))
     return {"affs": affs, "fragments": frags, "segmentation": seg}
 
 

@@ -11,11 +11,12 @@ volume of 8 nm voxels that no network or classifier was trained on):
   MTLSD network: 3D watershed, and fragments
   (:func:`mbl_seg.segment.fragments`, pieces under :data:`MIN_SIZE` voxels
   absorbed, as in notebook 07) + hierarchical
-  agglomeration (mean affinity, :func:`mbl_seg.segment.agglomerate`).
+  agglomeration (:func:`mbl_seg.segment.agglomerate`, with the edge scoring
+  of notebook 07 chosen on validation: mean, median or 75th percentile).
 
 A second table (:data:`TABLES`) scores the fly networks on ``zebrafish/test``
 (other tissue, 36 x 12 x 12 nm voxels), as they are and fine-tuned on 16
-zebrafish sections, each threshold chosen on ``zebrafish/validation``: the
+zebrafish sections, each scoring and threshold chosen on ``zebrafish/validation``: the
 domain shift of notebook 06.
 
 The networks are the shipped ones (``mbl_seg/data/models/``, see
@@ -24,15 +25,16 @@ The networks are the shipped ones (``mbl_seg/data/models/``, see
 Settings, the same for every row: the watershed's seed height is
 ``h = 16 nm``, the value notebooks 01-03, 05 and 06 use (notebook 04 finds
 32 nm slightly better for its two networks on ``fly/validation2d``; here no
-row gets a watershed tuned for it). The agglomeration threshold is the one
-with the lowest VOI total on ``fly/validation`` (a sweep over
-:data:`THRESHOLDS`), then applied once on the test volume. The 2D methods
+row gets a watershed tuned for it). The agglomeration's scoring and threshold
+are the pair with the lowest VOI total on ``fly/validation`` (a sweep over
+:data:`THRESHOLDS` for each of :data:`mbl_seg.operating_point.SCORINGS`), then
+applied once on the test volume. The 2D methods
 segment every section on its own, so each neurite is cut at every section:
 their VOI split is what 3D context buys.
 
 The run time of a row is the wall time of its prediction and segmentation of
 the test volume on this machine; what is learnt beforehand (training the
-classifier of notebook 01, choosing the threshold on the validation volume)
+classifier of notebook 01, choosing the scoring and threshold on the validation volume)
 is not counted. Two rows that share a prediction both count it.
 
 Used in: notebooks/07_agglomeration, ``mbl-seg leaderboard`` (README's table).
@@ -51,12 +53,13 @@ from . import data, evaluate
 from ._leaderboard_text import (END, HEADER, START, TABLE_NAMES, Row, largest_difference,
                                 machine_note, markdown, markers, read_table, readme_rows,
                                 replace_block, update_readme)
-from .operating_point import H, MIN_SIZE, THRESHOLDS
+from .operating_point import H, MIN_SIZE, SCORINGS, THRESHOLDS, choose
 from .segment import per_section, seeded_watershed, watershed_from_affinities
 
 __all__ = ["Row", "HEADER", "METHODS", "TABLES", "TABLE_NAMES", "markers", "THRESHOLDS",
-           "MIN_SIZE", "final_table", "markdown", "machine_note", "replace_block", "read_table", "update_readme",
-           "readme_rows", "largest_difference", "START", "END"]
+           "chosen_agglomeration", "MIN_SIZE", "final_table", "markdown", "machine_note",
+           "replace_block", "read_table", "update_readme", "readme_rows", "largest_difference",
+           "START", "END"]
 
 SIGMAS = (8.0, 16.0, 32.0, 64.0)  # nm: notebook 01's filter bank
 CLASSIFIER_DATA = "fly/train2d"  # notebook 01 trains its classifier on section 0 of it
@@ -163,14 +166,34 @@ def final_table(volume="fly/test", *, validation="fly/validation",
         if method.agglomerate:
             if held_out is None:
                 held_out = _dataset(validation, crop, "validation")
-            threshold = _best_threshold(run(held_out.raw, held_out.voxel_size), held_out,
-                                        thresholds)
+            scoring, threshold = _choose(run(held_out.raw, held_out.voxel_size), held_out,
+                                         thresholds)
             started = time.perf_counter()
-            seg = _agglomerate(out, test.voxel_size, threshold)
+            seg = _agglomerate(out, test.voxel_size, scoring, threshold)
             seconds = predicted + time.perf_counter() - started
-            rows.append(_score(method.label, f"agglomeration, t = {threshold:.2f}",
+            rows.append(_score(method.label, f"agglomeration, {scoring}, t = {threshold:.2f}",
                                test.labels, seg, seconds, verbose))
     return rows
+
+
+def chosen_agglomeration(method: str = "affs3d", *, validation="fly/validation",
+                         crop: tuple | None = None, thresholds: Sequence[float] = THRESHOLDS,
+                         device: str | None = None) -> tuple[str, float]:
+    """The scoring and threshold a 3D method's final-table row uses, chosen on ``validation``.
+
+    The pair with the lowest VOI total there, as in notebook 07 and
+    :func:`final_table`: e.g. ``("median", 0.6)``; pass the scoring on as
+    ``**mbl_seg.operating_point.SCORINGS[scoring]``.
+    """
+    from .env import select_device
+
+    (key,) = _method_keys([method])
+    if not METHODS[key].agglomerate:
+        raise ValueError(f"{method!r} is not agglomerated in the final table; 3D methods are: "
+                         f"{[k for k, m in METHODS.items() if m.agglomerate]}")
+    volume = _dataset(validation, crop, "validation")
+    affs = _predictor(METHODS[key], select_device(device))(volume.raw, volume.voxel_size)
+    return _choose(affs, volume, _check_thresholds(thresholds))
 
 
 def _check_thresholds(thresholds) -> list[float]:
@@ -270,20 +293,21 @@ def _watershed(output: str, out: np.ndarray, voxel_size, h: float) -> np.ndarray
     return watershed_from_affinities(out, voxel_size=voxel_size, h=h)
 
 
-def _agglomerate(affs: np.ndarray, voxel_size, threshold: float) -> np.ndarray:
+def _agglomerate(affs: np.ndarray, voxel_size, scoring: str, threshold: float) -> np.ndarray:
     from .segment import agglomerate, fragments
 
     return next(agglomerate(affs, fragments(affs, voxel_size=voxel_size, min_size=MIN_SIZE),
-                            thresholds=[threshold]))
+                            thresholds=[threshold], **SCORINGS[scoring]))
 
 
-def _best_threshold(affs: np.ndarray, volume: _Volume, thresholds) -> float:
-    """The agglomeration threshold with the lowest VOI total on ``volume``."""
+def _choose(affs: np.ndarray, volume: _Volume, thresholds) -> tuple[str, float]:
+    """The scoring and threshold with the lowest VOI total on ``volume`` (as notebook 07)."""
     from .agglomeration import sweep
     from .segment import fragments
 
     frags = fragments(affs, voxel_size=volume.voxel_size, min_size=MIN_SIZE)
-    return float(sweep(affs, frags, volume.labels, thresholds=thresholds).best)
+    return choose({name: sweep(affs, frags, volume.labels, thresholds=thresholds, **options)
+                   for name, options in SCORINGS.items()})
 
 
 def _score(method: str, segmentation: str, labels, seg, seconds: float, verbose: bool) -> Row:

@@ -37,3 +37,13 @@ def test_with_a_record_file_every_check_appends_what_it_compared(tmp_path, monke
         {"kind": "between", "what": "VOI", "values": [0.3], "limits": [0.5, 1.5], "passed": False},
         {"kind": "less", "what": "A below B", "values": [2.0, 1.0], "limits": [], "passed": False}]
     assert lines[0]["seed"] == int(os.environ.get("MBL_SEG_SEED") or 0)
+
+
+def test_expect_equal_compares_exact_values_and_refuses_measured_numbers():
+    from mbl_seg.checks import expect_equal
+
+    assert expect_equal("mean, t = 0.55", "mean, t = 0.55", "x", verbose=False)
+    result = expect_equal("mean, t = 0.55", "median, t = 0.60", "x", verbose=False)
+    assert not result and "'median, t = 0.60'" in result.message
+    with pytest.raises(TypeError, match="expect_between or expect_less"):
+        expect_equal(0.1 + 0.2, 0.3, "x")

@@ -167,3 +167,12 @@ def test_each_table_has_its_own_markers_and_only_its_block_changes(tmp_path, cap
     path.write_text(README)
     assert cli(["leaderboard", "--table", "zebrafish", "--readme", str(path)]) == 1
     assert "leaderboard zebrafish:start" in capsys.readouterr().err
+
+
+def test_chosen_agglomeration_is_the_final_tables_choice():
+    crop = np.s_[:12, :64, :64]
+    (_, row) = leaderboard.final_table(methods=["affs3d"], crop=crop, device="cpu")
+    scoring, threshold = leaderboard.chosen_agglomeration("affs3d", crop=crop, device="cpu")
+    assert row.segmentation == f"agglomeration, {scoring}, t = {threshold:.2f}"
+    with pytest.raises(ValueError, match="not agglomerated in the final table"):
+        leaderboard.chosen_agglomeration("classical")

@@ -6,7 +6,8 @@ from scipy import ndimage
 
 from mbl_seg.agglomeration import agglomerate, sweep
 from mbl_seg.evaluate import evaluate
-from mbl_seg.operating_point import MIN_SIZE, THRESHOLDS, operating_point, table
+from mbl_seg.operating_point import (MIN_SIZE, SCORINGS, THRESHOLDS, choose, operating_point,
+                                     table)
 from mbl_seg.segment import fragments, watershed_from_affinities
 from mbl_seg.targets import nearest_offsets, offset_slices
 
@@ -28,19 +29,24 @@ def _volume(seed, shape=(6, 40, 40), cells=14, noise=0.25):
 
 
 @pytest.mark.parametrize("seeds", [(0, 1), (2, 3), (4, 5)])
-def test_the_threshold_is_the_validation_sweeps_best_and_is_scored_on_test(seeds):
+def test_scoring_and_threshold_are_the_validation_best_and_are_scored_on_test(seeds):
     (val_affs, val_labels), (test_affs, test_labels) = (_volume(s) for s in seeds)
     thresholds = [0.1, 0.3, 0.5, 0.7, 0.9]
     point = operating_point(val_affs, val_labels, test_affs, test_labels, voxel_size=VOXEL,
                             thresholds=thresholds, min_size=10)
-    # the validation sweep, computed here from the definition
+    # every scoring's validation sweep, from the definition; the lowest VOI total of all wins
     frags = fragments(val_affs, voxel_size=VOXEL, min_size=10)
-    expected = sweep(val_affs, frags, val_labels, thresholds=thresholds)
+    totals = {(name, t): v for name, options in SCORINGS.items()
+              for t, v in zip(thresholds, sweep(val_affs, frags, val_labels,
+                                                thresholds=thresholds, **options).voi_total)}
+    best = min(totals.values())
+    assert totals[point.scoring, point.threshold] == best
+    expected = sweep(val_affs, frags, val_labels, thresholds=thresholds, **SCORINGS[point.scoring])
     assert np.allclose(point.validation.voi_total, expected.voi_total)
-    assert point.threshold == thresholds[int(np.argmin(expected.voi_total))]
-    # the test volume's segmentation at that threshold, and its scores
+    # the test volume's segmentation with that scoring and threshold, and its scores
     test_frags = fragments(test_affs, voxel_size=VOXEL, min_size=10)
-    (seg,) = agglomerate(test_affs, test_frags, thresholds=[point.threshold])
+    (seg,) = agglomerate(test_affs, test_frags, thresholds=[point.threshold],
+                         **SCORINGS[point.scoring])
     assert np.array_equal(point.segmentation, seg)
     assert point.agglomerated == evaluate(test_labels, seg)
     k = thresholds.index(point.threshold)  # the test sweep agrees with it at that threshold
@@ -66,6 +72,25 @@ def test_arand_as_the_criterion_minimises_arand_on_validation():
     assert point.threshold == THRESHOLDS[int(np.argmin(point.validation.arand))]
 
 
+def test_one_scoring_can_be_imposed():
+    val, test = _volume(13), _volume(14)
+    for name in SCORINGS:
+        point = operating_point(*val, *test, voxel_size=VOXEL, thresholds=[0.3, 0.6],
+                                scorings=[name])
+        assert point.scoring == name
+
+
+def test_choose_prefers_the_first_scoring_and_the_lower_threshold_on_a_tie():
+    from mbl_seg.agglomeration import Sweep
+
+    flat = Sweep(np.array([0.2, 0.4]), np.ones(2), np.ones(2), np.zeros(2), np.ones(2))
+    assert choose({"median": flat, "mean": flat}) == ("median", 0.2)
+    with pytest.raises(ValueError, match="scorings must name some of"):
+        choose({"max": flat})
+    with pytest.raises(ValueError, match="scorings must name some of"):
+        choose({})
+
+
 def test_bad_inputs_are_named():
     affs, labels = _volume(0, shape=(4, 16, 16))
     with pytest.raises(ValueError, match="criterion must be one of"):
@@ -74,6 +99,8 @@ def test_bad_inputs_are_named():
         operating_point(affs, labels, affs[:, :2], labels, voxel_size=VOXEL)
     with pytest.raises(ValueError, match="voxel_size must be 3 numbers"):
         operating_point(affs, labels, affs, labels, voxel_size=(8, 8))
+    with pytest.raises(ValueError, match="scorings must name some of"):
+        operating_point(affs, labels, affs, labels, voxel_size=VOXEL, scorings="mean")
 
 
 def test_the_table_has_one_row_per_method_and_refuses_other_input():

@@ -16,6 +16,7 @@ from ._core import CheckResult
 from .affinities import check_affinities
 from .agglomeration import check_merge_edges
 from .blockwise import check_overhead, check_read_region
+from .daisy_task import check_smoothing_task
 from .features import check_gradient_magnitude, check_hessian_eigenvalues
 from .losses import check_balance_weights
 from .lsds import check_centre_offsets, check_mtlsd_loss
@@ -23,7 +24,7 @@ from .malis import check_malis_pair_counts, check_maximin_edge
 from .metrics import check_arand_from_table, check_voi_from_table
 from .models import check_center_crop, check_unet_output_size
 from .require import ExerciseNotDone, require
-from .results import expect_between, expect_less
+from .results import expect_between, expect_equal, expect_less
 from .segment import check_seeded_watershed
 from .volumes import check_missing_sections, check_output_shape_3d, check_scan_blocks
 from .zendo import check_zendo_rule
@@ -33,7 +34,7 @@ __all__ = [
     "check_gradient_magnitude", "check_seeded_watershed", "check_center_crop",
     "check_unet_output_size", "check_balance_weights", "check_maximin_edge",
     "check_malis_pair_counts", "check_affinities", "expect_between", "expect_less",
-    "require", "ExerciseNotDone", "check_output_shape_3d", "check_missing_sections",
+    "require", "ExerciseNotDone", "expect_equal", "check_output_shape_3d", "check_missing_sections",
     "check_scan_blocks", "check_centre_offsets", "check_mtlsd_loss", "check_merge_edges",
-    "check_read_region", "check_overhead", "check_zendo_rule",
+    "check_read_region", "check_overhead", "check_smoothing_task", "check_zendo_rule",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 from ..env import select_seed
 from ._core import CheckResult
 
-__all__ = ["expect_between", "expect_less"]
+__all__ = ["expect_between", "expect_equal", "expect_less"]
 
 
 def _number(value, what: str) -> float:
@@ -78,6 +78,26 @@ def expect_less(smaller: float, larger: float, what: str, *, verbose: bool = Tru
     passed = bool(a < b)
     result = CheckResult(what, passed, "yes" if passed else f"no: {a:.4g} >= {b:.4g}")
     _record("less", what, [a, b], [], passed)
+    if verbose:
+        print(result)
+    return result
+
+
+def expect_equal(value, expected, what: str, *, verbose: bool = True) -> CheckResult:
+    """Say whether ``value == expected``, for what is exact: names, counts, choices.
+
+    >>> expect_equal("median, t = 0.60", "median, t = 0.60", "the row uses the choice").passed
+    ✅ the row uses the choice: yes
+    True
+    >>> expect_equal(3, 4, "blocks done", verbose=False).message
+    'no: 3, expected 4'
+    """
+    if isinstance(value, float) or isinstance(expected, float):
+        raise TypeError(f"{what}: expect_equal compares exact values (names, counts); for "
+                        "measured numbers use expect_between or expect_less")
+    passed = bool(value == expected)
+    result = CheckResult(what, passed, "yes" if passed else f"no: {value!r}, expected {expected!r}")
+    _record("equal", what, [repr(value)], [repr(expected)], passed)
     if verbose:
         print(result)
     return result
