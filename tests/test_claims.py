@@ -96,7 +96,7 @@ def _listed(name: str, claim: Claim) -> bool:
 
 # notebooks whose text still quotes a number no cell prints, each until it is re-executed with
 # a cell that prints it (strict: the mark must go when the notebook passes)
-NOT_YET = {"02_deep_boundaries": "issue 25: 'about 16 % of the pixels are boundary' (cell 16)"}
+NOT_YET: dict[str, str] = {}  # notebook -> why its text is not yet backed (an issue)
 
 
 @pytest.mark.parametrize("path", [

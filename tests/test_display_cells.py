@@ -73,3 +73,24 @@ def test_the_rule_sees_a_figure_cell_that_defines_what_comes_next():
                     cell("for k in range(3):\n    print(k)", image=True),
                     cell("print(y)\nk = 5\nprint(k)")]}
     assert needed_from_display_cells(nb) == {1: {"y"}}
+
+
+def needed_from_cell(nb: dict, index: int) -> set[str]:
+    """The names cell ``index`` binds that a later cell reads before binding them itself."""
+    code = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    k = next(k for k, (i, _) in enumerate(code) if i == index)
+    pending, needed = bound_and_free("".join(code[k][1]["source"]))[0], set()
+    for _, later in code[k + 1:]:
+        bound, free = bound_and_free("".join(later["source"]))
+        needed |= pending & free
+        pending -= bound
+    return needed
+
+
+def test_notebook_05_runs_on_when_its_training_is_skipped():
+    """The guide says 05's training can be skipped: no later cell may need what it defines."""
+    nb = json.loads((ROOT / "solutions" / "05_3d_unet.ipynb").read_text(encoding="utf-8"))
+    (training,) = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+                   and "result = train(" in "".join(c["source"])]
+    needed = needed_from_cell(nb, training)
+    assert not needed, f"cells after 05's training read {needed} from it"
