@@ -48,7 +48,7 @@ SCORINGS = {"mean": {"scoring": "mean"},
 class OperatingPoint(NamedTuple):
     """One method on a validation and a test volume; VOI in bits, ARAND in [0, 1].
 
-    ``watershed``: the test volume's scores of the watershed at ``h``;
+    ``watershed``: the test volume's scores of the watershed at ``h`` (None if not asked for);
     ``scoring``: the edge scoring chosen on validation (a key of :data:`SCORINGS`);
     ``threshold``: the agglomeration threshold chosen on validation with it;
     ``agglomerated``: the test volume's scores at that threshold;
@@ -57,7 +57,7 @@ class OperatingPoint(NamedTuple):
     ``segmentation``: the test volume's agglomeration at ``threshold``.
     """
 
-    watershed: Scores
+    watershed: Scores | None
     scoring: str
     threshold: float
     agglomerated: Scores
@@ -70,7 +70,8 @@ def operating_point(validation_affs: np.ndarray, validation_labels: np.ndarray,
                     test_affs: np.ndarray, test_labels: np.ndarray, *, voxel_size,
                     thresholds: Sequence[float] = THRESHOLDS, h: float = H,
                     min_size: int = MIN_SIZE, criterion: str = "voi_total",
-                    scorings: Sequence[str] = tuple(SCORINGS)) -> OperatingPoint:
+                    scorings: Sequence[str] = tuple(SCORINGS),
+                    watershed: bool = True) -> OperatingPoint:
     """Choose scoring and threshold on validation, score them (and the watershed) on test.
 
     Parameters
@@ -86,6 +87,9 @@ def operating_point(validation_affs: np.ndarray, validation_labels: np.ndarray,
         Increasing agglomeration thresholds in [0, 1] to sweep.
     h : float
         Seed height of the watershed row in nm.
+    watershed : bool
+        Also score the watershed at ``h`` on test (the quick baseline; about as
+        long as the rest on a CPU). False leaves ``watershed`` None.
     min_size : int
         Fragments under this many voxels are absorbed by their neighbours.
     criterion : {"voi_total", "arand"}
@@ -125,8 +129,11 @@ def operating_point(validation_affs: np.ndarray, validation_labels: np.ndarray,
     options = SCORINGS[scoring]
     on_test = sweep(test_affs, frags["test"], test_labels, thresholds=thresholds, **options)
     segmentation = next(agglomerate(test_affs, frags["test"], thresholds=[threshold], **options))
-    watershed = watershed_from_affinities(test_affs, voxel_size=voxel_size, h=h)
-    return OperatingPoint(evaluate(test_labels, watershed), scoring, threshold,
+    baseline = None
+    if watershed:
+        baseline = evaluate(test_labels,
+                            watershed_from_affinities(test_affs, voxel_size=voxel_size, h=h))
+    return OperatingPoint(baseline, scoring, threshold,
                           evaluate(test_labels, segmentation), on_validation[scoring], on_test,
                           segmentation)
 
@@ -183,14 +190,20 @@ def table(points: Mapping[str, OperatingPoint], *, h: float = H) -> str:
     chosen = {name: f"{p.scoring}, t = {p.threshold:.2f}" for name, p in points.items()}
     column = max([len("scoring"), *map(len, chosen.values())]) + 2
     scores = "VOI split  VOI merge  VOI total  ARAND"
-    lines = [f"{'method':<{width}}{f'watershed, h = {h:g} nm':<40}"
-             "agglomeration (scoring and threshold chosen on validation)",
-             f"{'':<{width}}{scores}  {'scoring':<{column}}{scores}"]
+    with_watershed = any(p.watershed is not None for p in points.values())
+    left = f"{f'watershed, h = {h:g} nm':<40}" if with_watershed else ""
+    lines = [f"{'method':<{width}}{left}agglomeration (scoring and threshold chosen on "
+             "validation)",
+             f"{'':<{width}}{scores + '  ' if with_watershed else ''}{'scoring':<{column}}{scores}"]
     for name, p in points.items():
-        cells = [f"{p.watershed.voi_split:9.3f}", f"{p.watershed.voi_merge:9.3f}",
-                 f"{p.watershed.voi_total:9.3f}", f"{p.watershed.arand:5.3f}",
-                 f"{chosen[name]:<{column}}{p.agglomerated.voi_split:9.3f}",
-                 f"{p.agglomerated.voi_merge:9.3f}", f"{p.agglomerated.voi_total:9.3f}",
-                 f"{p.agglomerated.arand:5.3f}"]
+        cells = []
+        if with_watershed:
+            w = p.watershed
+            cells = ([f"{w.voi_split:9.3f}", f"{w.voi_merge:9.3f}", f"{w.voi_total:9.3f}",
+                      f"{w.arand:5.3f}"] if w is not None else
+                     [f"{'-':>9}", f"{'-':>9}", f"{'-':>9}", f"{'-':>5}"])
+        cells += [f"{chosen[name]:<{column}}{p.agglomerated.voi_split:9.3f}",
+                  f"{p.agglomerated.voi_merge:9.3f}", f"{p.agglomerated.voi_total:9.3f}",
+                  f"{p.agglomerated.arand:5.3f}"]
         lines.append(f"{name:<{width}}" + "  ".join(cells))
     return "\n".join(lines)

@@ -111,3 +111,15 @@ def test_the_table_has_one_row_per_method_and_refuses_other_input():
     assert f"{point.agglomerated.voi_total:.3f}" in lines[2]
     with pytest.raises(TypeError, match="points must be a dict"):
         table([point])
+
+
+def test_without_the_watershed_the_table_has_only_the_agglomeration():
+    val, test = _volume(15), _volume(16)
+    alone = operating_point(*val, *test, voxel_size=VOXEL, thresholds=[0.3, 0.6], watershed=False)
+    assert alone.watershed is None
+    with_it = operating_point(*val, *test, voxel_size=VOXEL, thresholds=[0.3, 0.6])
+    assert alone.agglomerated == with_it.agglomerated
+    lines = table({"a": alone}).splitlines()
+    assert "watershed" not in lines[0] and lines[1].split()[0] == "scoring"
+    mixed = table({"a": alone, "b": with_it}).splitlines()
+    assert "watershed, h = 16 nm" in mixed[0] and mixed[2].split()[1:5] == ["-"] * 4
