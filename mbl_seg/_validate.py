@@ -145,14 +145,17 @@ def check_channels(affs: np.ndarray, channels: int | None = None, *,
                    name: str = "affs") -> None:
     """Refuse affinities whose channels (axis 0) do not fit: channel-last, or not ``channels``.
 
-    Without ``channels`` (the number of offsets), an array whose last axis is
-    small and first axis large is taken for channel-last.
+    Without ``channels`` (the number of offsets), an array is taken for
+    channel-last when its last axis holds the nearest-neighbour channels of its
+    other axes and its first axis does not, or when its first axis is too long
+    to be channels at all.
     """
     c, last = affs.shape[0], affs.shape[-1]
     if channels is not None:
         looks_last = c != channels and last == channels
-    else:  # few channels and many voxels: a channel-last array has them the other way round
-        looks_last = last < c and (last <= affs.ndim - 1 or c > _MAX_CHANNELS)
+    else:  # e.g. (z, y, x, 3): not (3, z, y, 2), a thin volume given channels first
+        nearest = affs.ndim - 1
+        looks_last = (last == nearest and c != nearest) or (c > _MAX_CHANNELS and last < c)
     if looks_last:
         raise ValueError(f"{name} must be channels first, {_AFFINITY_LAYOUT}, got shape "
                          f"{affs.shape}, which looks channel-last: use "

@@ -137,6 +137,9 @@ def agglomerate_graph(graph: RegionGraph, *, thresholds: Sequence[float], scorin
     ids = np.union1d(np.fromiter(graph.sizes, np.uint64, len(graph.sizes)),
                      np.asarray(graph.edges, np.uint64).ravel()).astype(np.uint64)
     ids = ids[ids != 0]
+    if not ids.size:  # nothing to merge: an empty table per threshold
+        empty = np.zeros(0, np.uint64)
+        return iter([(empty, empty.copy()) for _ in thresholds])
     merger = _Merger(graph, ids, scoring, quantile)
     return _tables(merger, thresholds)
 

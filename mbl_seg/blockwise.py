@@ -36,6 +36,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,10 +50,13 @@ __all__ = ["STAGES", "BlockGrid", "Run", "Throughput", "run", "single_process", 
 STAGES = ("predict", "fragments", "edges", "agglomerate", "relabel")
 HOST = "127.0.0.1"  # daisy listens on every interface unless told; workers here are local
 _SETTINGS = "pipeline.json"
-_CACHE: dict[Any, Any] = {}  # per worker process: the network, open arrays, lookup tables
+# per process, for one run only (cleared when a run starts and ends): the network, open
+# arrays, lookup tables; daisy's workers are processes of their own, started per task
+_CACHE: dict[Any, Any] = {}
 
 
-class BlockGrid(NamedTuple):
+@dataclass(frozen=True)
+class BlockGrid:
     """How a volume of ``shape`` voxels is cut into blocks of ``block`` voxels (z, y, x).
 
     Examples
@@ -66,6 +70,14 @@ class BlockGrid(NamedTuple):
 
     shape: tuple[int, ...]
     block: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        shape, block = tuple(int(s) for s in self.shape), tuple(int(b) for b in self.block)
+        if len(shape) != len(block) or min(block, default=0) < 1 or min(shape, default=0) < 1:
+            raise ValueError(f"a block grid needs a block of at least 1 voxel per axis of the "
+                             f"volume, got block {self.block} for shape {self.shape}")
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "block", block)
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -123,26 +135,37 @@ class Run(NamedTuple):
 
 
 def _settings(network: str, block_shape, context, min_size: int, voxel_size, shape,
-              checksum: str) -> dict:
+              checksum: str, histograms: bool) -> dict:
     return {"network": network, "block_shape": list(block_shape), "context": list(context),
             "min_size": min_size, "voxel_size": list(voxel_size), "shape": list(shape),
-            "raw_checksum": checksum}
+            "raw_checksum": checksum, "edge_histograms": histograms}
 
 
-def _check_settings(directory: Path, settings: dict) -> None:
-    """Write the run's settings, or refuse a directory made with other ones (nothing is lost)."""
+def _check_settings(directory: Path, settings: dict) -> dict:
+    """Write the run's settings, or refuse a directory made with other ones (nothing is lost).
+
+    Returns the settings the directory holds. Edges stored with their affinity
+    histograms serve every scoring; edges stored without them serve mean scoring only.
+    """
     path = directory / _SETTINGS
     if path.is_file():
         old = json.loads(path.read_text())
+        if old.get("edge_histograms") and not settings["edge_histograms"]:
+            settings = {**settings, "edge_histograms": True}  # mean scoring on them is fine
+        if settings["edge_histograms"] and old.get("edge_histograms") is False:
+            raise ValueError(f"{directory} holds a run whose edges were stored without their "
+                             "affinity histograms (it was made with scoring='mean'), and "
+                             "scoring='quantile' needs them: run it in a new directory")
         differ = [f"{k}: {old.get(k)!r} there, {v!r} now" for k, v in settings.items()
                   if old.get(k) != v]
         if differ:
             raise ValueError(f"{directory} holds a run made with other settings ("
                              + "; ".join(differ) + "). Its results are kept: pass a new "
                              "directory for these settings, or delete that one yourself.")
-        return
+        return old
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1) + "\n")
+    return settings
 
 
 def _prepare_arrays(directory: Path, raw: np.ndarray, voxel_size, block, threshold_name: str):
@@ -184,6 +207,7 @@ class _Job(NamedTuple):
     segmentation: str
     scoring: str
     quantile: float
+    histograms: bool
     run: int
     device: str | None
     threads: int
@@ -225,10 +249,13 @@ class _Stage:
         read = _grow(write, job.context, job.context, job.grid.shape)
         affs = np.asarray(group["affs"][(slice(None), *read)])
         frags = fragments(affs, voxel_size=job.voxel_size, min_size=job.min_size)
-        inner = tuple(slice(w.start - r.start, w.stop - r.start) for w, r in zip(write, read))
-        _, local = np.unique(frags[inner], return_inverse=True)
-        ids = local.reshape(frags[inner].shape).astype(np.uint64) + 1
-        group["fragments"][write] = ids + np.uint64(index * job.grid.id_stride)
+        inner = frags[tuple(slice(w.start - r.start, w.stop - r.start)
+                            for w, r in zip(write, read))]
+        # the block's fragments renumbered 1..n above its id stride; 0 (no fragment) stays 0
+        found, local = np.unique(inner, return_inverse=True)
+        local = local.reshape(inner.shape).astype(np.uint64) + np.uint64(found[0] != 0)
+        ids = np.where(inner == 0, np.uint64(0), local + np.uint64(index * job.grid.id_stride))
+        group["fragments"][write] = ids
         return _size(write)
 
     def _edges(self, write, index) -> int:
@@ -237,7 +264,7 @@ class _Stage:
 
         job = self.job
         group = _group(job.directory)
-        bins = BINS if job.scoring == "quantile" else None
+        bins = BINS if job.histograms else None
         parts = []
         for k, offset in enumerate(nearest_offsets(3)):
             # this block's voxels and their neighbour before them along one axis (maybe in
@@ -307,7 +334,7 @@ def _worker_id() -> int:
 
 def _predictor(job: _Job):
     """The network of the run, loaded once per worker, as ``f(raw, write) -> affs of write``."""
-    key = ("predictor", job.network, job.grid.block)
+    key = ("predictor", job.network, job.grid.block, job.grid.shape)
     if key in _CACHE:
         return _CACHE[key]
     import torch
@@ -466,23 +493,30 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
                          "(4) along every axis")
     directory = Path(directory)
     settings = _settings(network, block, context, min_size, voxel_size, raw.shape,
-                         checksum(raw))
+                         checksum(raw), scoring == "quantile")
     _network_context(network)  # a wrong network fails here, not in a worker
-    _check_settings(directory, settings)
-    name = f"{scoring}_{threshold:g}" if scoring == "mean" else f"q{quantile:g}_{threshold:g}"
+    settings = _check_settings(directory, settings)
+    # repr: the shortest text that reads back as the same number (0.5500001 is not 0.55)
+    name = (f"mean_{threshold!r}" if scoring == "mean" else f"q{quantile!r}_{threshold!r}")
     segmentation = f"segmentation_{name}"
     _prepare_arrays(directory, raw, voxel_size, block, segmentation)
     db = GraphDB(directory / "graph.sqlite")
+    _check_prerequisites(directory, db, stages, name)
     number = db.start_run(",".join(stages))
     threads = max(1, (os.cpu_count() or 1) // workers) if multiprocessing else 0
     job = _Job(str(directory.resolve()), network, BlockGrid(raw.shape, block), context, min_size,
-               voxel_size, threshold, name, segmentation, scoring, quantile, number, device,
+               voxel_size, threshold, name, segmentation, scoring, quantile,
+               settings["edge_histograms"], number, device,
                threads or (os.cpu_count() or 1))
     daisy.logging.set_log_basedir(directory / "logs")
     started = time.perf_counter()
     pipeline = _tasks(job, stages, workers, directory, progress)
-    states = daisy.run_blockwise(pipeline, multiprocessing=multiprocessing, host=host,
-                                 progress=progress, summary=progress, return_states=True)
+    _CACHE.clear()  # nothing of an earlier run (in this process) serves this one
+    try:
+        states = daisy.run_blockwise(pipeline, multiprocessing=multiprocessing, host=host,
+                                     progress=progress, summary=progress, return_states=True)
+    finally:
+        _CACHE.clear()
     failed = {k: s.last_worker_error or (f"{s.completed_count} of {s.total_block_count} blocks "
                                          f"done, {s.failed_count} failed, {s.orphaned_count} "
                                          "left because a block they need failed")
@@ -491,7 +525,39 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         raise RuntimeError("the block-wise run did not finish: " + "; ".join(
             f"{k}: {v}" for k, v in failed.items()) + f" (worker logs in {directory / 'logs'}; "
             "call again to resume)")
+    _record_done(directory, stages)
     return Run(directory, number, time.perf_counter() - started, dict(states), segmentation)
+
+
+_DONE = "stages_done.json"  # the steps every block of which finished, in the run directory
+
+
+def _check_prerequisites(directory: Path, db: GraphDB, stages: list[str], name: str) -> None:
+    """Refuse steps whose inputs no earlier call made (up front, not in a worker)."""
+    path = directory / _DONE
+    done = set(json.loads(path.read_text())) if path.is_file() else set()
+    for stage in stages:
+        if stage == "relabel" and "agglomerate" not in stages:
+            try:
+                db.read_lookup(name)
+            except KeyError:
+                raise ValueError(f"stage 'relabel' needs the agglomeration {name!r} of this "
+                                 f"directory, and {directory} has none: add 'agglomerate' to "
+                                 "stages") from None
+            continue
+        before = [s for s in STAGES[:STAGES.index(stage)] if s not in ("agglomerate", "relabel")]
+        missing = [s for s in before if s not in stages and s not in done]
+        if missing:
+            raise ValueError(f"stage {stage!r} needs {missing} done first, and {directory} has "
+                             f"not finished them: add them to stages (done there: "
+                             f"{sorted(done) or 'nothing'})")
+
+
+def _record_done(directory: Path, stages: list[str]) -> None:
+    path = directory / _DONE
+    done = set(json.loads(path.read_text())) if path.is_file() else set()
+    done |= {s for s in stages if s not in ("agglomerate", "relabel")}
+    path.write_text(json.dumps(sorted(done, key=STAGES.index)) + "\n")
 
 
 def _check_raw(raw) -> np.ndarray:

@@ -6,9 +6,14 @@ stores the sizes of its fragments and the contact statistics it counted
 (each contact is counted by exactly one block), and
 :meth:`GraphDB.region_graph` pools the pieces into the graph of the volume
 (:func:`mbl_seg.rag.combine`). SQLite comes with Python, needs no server and
-lets several worker processes write at once (each write is one transaction);
-a block's rows are replaced as a whole, so a block that runs twice (after an
-interruption) leaves the same rows as one that ran once.
+lets several worker processes of one machine write at once (each write is one
+transaction); a block's rows are replaced as a whole, so a block that runs
+twice (after an interruption) leaves the same rows as one that ran once.
+
+The file must be on a disk of the machine whose processes write it: its
+write-ahead log uses shared memory, which a network file system (NFS) does
+not provide. Workers on several machines of a cluster need a database server
+instead (MongoDB or PostgreSQL, as the field's large runs use).
 
 The same file keeps the fragment-to-segment tables of the agglomeration and a
 log of which worker did which block when (what notebook 08 plots).
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -88,8 +95,12 @@ class GraphDB:
             raise ValueError(f"{self.path} exists and is not a file: expected the path of an "
                              "SQLite graph file (made if missing)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        try:
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"{self.path} is not an SQLite graph file ({err}): pass the path "
+                             "of a graph file, or of one to make") from None
 
     def __repr__(self) -> str:
         return f"GraphDB({str(self.path)!r})"
@@ -97,13 +108,19 @@ class GraphDB:
     def __reduce__(self):
         return (GraphDB, (str(self.path),))
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One transaction on a connection of its own, committed (or rolled back) and closed."""
         # several workers write at once: wait for the lock rather than fail, and let
         # readers go on while one writes (write-ahead log)
         db = sqlite3.connect(self.path, timeout=120.0)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            with db:  # commit, or roll back on an error
+                yield db
+        finally:
+            db.close()
 
     # -- the graph ----------------------------------------------------------------------
 
@@ -138,7 +155,9 @@ class GraphDB:
             nodes = db.execute("SELECT id, size FROM nodes").fetchall()
             edges = db.execute("SELECT u, v, contacts, affinity_sum, histogram FROM edges "
                                "ORDER BY u, v").fetchall()
-        sizes = {int(i): int(n) for i, n in nodes}
+        sizes: dict[int, int] = {}
+        for i, n in nodes:  # a fragment several blocks report: its parts add up (as combine)
+            sizes[int(i)] = sizes.get(int(i), 0) + int(n)
         if not edges:
             return RegionGraph(np.zeros((0, 2), np.uint64), np.zeros(0, np.int64),
                                np.zeros(0), None, sizes)

@@ -188,8 +188,9 @@ def same_object(graph: RegionGraph, fragments: np.ndarray, truth: np.ndarray) ->
 
 def checked_inputs(affs, fragments, offsets) -> tuple[np.ndarray, np.ndarray, list]:
     """``affs``, ``fragments`` and ``offsets`` checked against each other (channels first)."""
-    affs = as_affinities(affs)
     fragments = as_labels(fragments)
+    count = len(nearest_offsets(fragments.ndim)) if offsets is None else len(offsets)
+    affs = as_affinities(affs, channels=count if np.ndim(affs) == fragments.ndim + 1 else None)
     if affs.shape[1:] != fragments.shape:
         raise ValueError(f"affs {affs.shape} and fragments {fragments.shape} do not match: "
                          "expected affs (K, *fragments.shape), channels first")
