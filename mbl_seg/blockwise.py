@@ -174,7 +174,7 @@ def _prepare_arrays(directory: Path, raw: np.ndarray, voxel_size, block, thresho
 
     group = zarr.open_group(str(directory / "volume.zarr"), mode="a")
     attrs = {"voxel_size": list(voxel_size), "offset": [0.0] * 3, "axes": ["z", "y", "x"]}
-    if "raw" not in group:
+    if isinstance(raw, np.ndarray) and "raw" not in group:  # a zarr array is read in place
         array = group.create_array("raw", shape=raw.shape, dtype="uint8", chunks=block,
                                    dimension_names=("z", "y", "x"), attributes=attrs)
         array[...] = raw
@@ -197,6 +197,7 @@ def _prepare_arrays(directory: Path, raw: np.ndarray, voxel_size, block, thresho
 
 class _Job(NamedTuple):
     directory: str
+    raw: tuple[str, str] | None  # a zarr array read in place: (store folder, array path)
     network: str
     grid: BlockGrid
     context: tuple[int, ...]
@@ -238,7 +239,7 @@ class _Stage:
     def _predict(self, write, index) -> int:
         predictor = _predictor(self.job)
         group = _group(self.job.directory)
-        group["affs"][(slice(None), *write)] = predictor(group["raw"], write)
+        group["affs"][(slice(None), *write)] = predictor(_raw(self.job), write)
         return _size(write)
 
     def _fragments(self, write, index) -> int:
@@ -320,6 +321,18 @@ def _group(directory: str):
     key = ("group", directory)
     if key not in _CACHE:
         _CACHE[key] = zarr.open_group(str(Path(directory) / "volume.zarr"), mode="r+")
+    return _CACHE[key]
+
+
+def _raw(job: "_Job"):
+    """The run's raw volume, read lazily: the caller's zarr array, or the run's copy."""
+    if job.raw is None:
+        return _group(job.directory)["raw"]
+    import zarr
+
+    key = ("raw", job.raw)
+    if key not in _CACHE:
+        _CACHE[key] = zarr.open_array(job.raw[0], path=job.raw[1], mode="r")
     return _CACHE[key]
 
 
@@ -423,9 +436,11 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
 
     Parameters
     ----------
-    raw : (Z, Y, X) ndarray of uint8
-        The EM volume; copied once into ``directory/volume.zarr`` (where the
-        workers read it).
+    raw : (Z, Y, X) ndarray of uint8, or a zarr array on disk
+        The EM volume. A numpy array is copied once into
+        ``directory/volume.zarr`` (where the workers read it); a zarr array
+        (``zarr.open_array(path, mode="r")``) is read in place, block by block,
+        and never loaded whole (its checksum is computed slab by slab).
     directory : str or Path
         The run directory (made if missing). Calling again with the same
         settings resumes: finished blocks are skipped. Other settings in a
@@ -469,9 +484,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     import daisy
     import daisy.logging
 
-    from .io import checksum
-
-    raw = _check_raw(raw)
+    raw, source = _check_raw(raw)
     voxel_size = as_voxel_size(voxel_size, 3)
     block = _triple(block_shape, "block_shape", positive=True)
     context = _triple(context, "context", positive=False)
@@ -493,7 +506,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
                          "(4) along every axis")
     directory = Path(directory)
     settings = _settings(network, block, context, min_size, voxel_size, raw.shape,
-                         checksum(raw), scoring == "quantile")
+                         _checksum(raw), scoring == "quantile")
     _network_context(network)  # a wrong network fails here, not in a worker
     settings = _check_settings(directory, settings)
     # repr: the shortest text that reads back as the same number (0.5500001 is not 0.55)
@@ -504,7 +517,8 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     _check_prerequisites(directory, db, stages, name)
     number = db.start_run(",".join(stages))
     threads = max(1, (os.cpu_count() or 1) // workers) if multiprocessing else 0
-    job = _Job(str(directory.resolve()), network, BlockGrid(raw.shape, block), context, min_size,
+    job = _Job(str(directory.resolve()), source, network, BlockGrid(raw.shape, block), context,
+               min_size,
                voxel_size, threshold, name, segmentation, scoring, quantile,
                settings["edge_histograms"], number, device,
                threads or (os.cpu_count() or 1))
@@ -560,17 +574,51 @@ def _record_done(directory: Path, stages: list[str]) -> None:
     path.write_text(json.dumps(sorted(done, key=STAGES.index)) + "\n")
 
 
-def _check_raw(raw) -> np.ndarray:
+def _check_raw(raw) -> tuple[Any, tuple[str, str] | None]:
+    """``raw`` as a numpy array or a zarr array on disk (read in place), and where it lives."""
     from .io import Volume
 
     if isinstance(raw, Volume):
         raw = raw.data
+    source = None
     if not isinstance(raw, np.ndarray):
-        raise TypeError(f"raw must be a (Z, Y, X) numpy array of uint8, got {type(raw).__name__}")
-    if raw.ndim != 3 or raw.dtype != np.uint8:
-        raise ValueError(f"raw must be (Z, Y, X) uint8 EM, got shape {raw.shape}, dtype "
+        root, path = _zarr_location(raw)
+        if root is None:
+            raise TypeError("raw must be a (Z, Y, X) uint8 numpy array, or a zarr array in a "
+                            "folder on disk (zarr.open_array(...)), read block by block; got "
+                            f"{type(raw).__name__}")
+        source = (root, path)
+    if len(raw.shape) != 3 or raw.dtype != np.uint8:
+        raise ValueError(f"raw must be (Z, Y, X) uint8 EM, got shape {tuple(raw.shape)}, dtype "
                          f"{raw.dtype}")
-    return raw
+    return raw, source
+
+
+def _zarr_location(array) -> tuple[str | None, str]:
+    """(store folder, array path) of a zarr array in a local store, else (None, "")."""
+    try:
+        import zarr
+    except ImportError:  # pragma: no cover - zarr is a dependency
+        return None, ""
+    if not isinstance(array, zarr.Array):
+        return None, ""
+    root = getattr(array.store, "root", None)
+    return (str(root), array.path) if root is not None else (None, "")
+
+
+def _checksum(raw) -> str:
+    """io.checksum of the volume, read slab by slab for a zarr array (never whole in memory)."""
+    import hashlib
+
+    from .io import checksum
+
+    if isinstance(raw, np.ndarray):
+        return checksum(raw)
+    h = hashlib.blake2b(digest_size=16)
+    step = max(1, raw.chunks[0])
+    for z in range(0, raw.shape[0], step):
+        h.update(np.ascontiguousarray(raw[z:z + step]).view(np.uint8).data)
+    return h.hexdigest()
 
 
 def _triple(values, name: str, *, positive: bool) -> tuple[int, int, int]:
@@ -593,7 +641,9 @@ def single_process(raw: np.ndarray, *, voxel_size: Sequence[float],
     from .predict import predict_blocks
     from .segment import fragments
 
-    raw = _check_raw(raw)
+    raw, source = _check_raw(raw)
+    if source is not None:  # one process holds the whole volume: that is the point here
+        raw = np.asarray(raw[...])
     voxel_size = as_voxel_size(voxel_size, 3)
     affs = predict_blocks(_load_network(network), raw, device=device, progress=False)
     frags = fragments(affs, voxel_size=voxel_size, min_size=min_size)

@@ -58,3 +58,32 @@ def test_thresholds_that_print_alike_are_different_segmentations(volumes, tmp_pa
     one = blockwise.run(a.raw, folder, voxel_size=a.voxel_size, threshold=0.55, **SETTINGS)
     two = blockwise.run(a.raw, folder, voxel_size=a.voxel_size, threshold=0.5500001, **SETTINGS)
     assert one.segmentation_name != two.segmentation_name
+
+
+def test_a_zarr_volume_is_read_in_place_and_gives_the_numpy_result(volumes, tmp_path):
+    """Issue 26, item 1: blockwise.run takes a lazy zarr array; nothing copies it whole."""
+    import zarr
+
+    a, _ = volumes
+    raw = zarr.create_array(tmp_path / "volume.zarr", shape=a.raw.shape, dtype="uint8",
+                            chunks=BLOCK)
+    raw[...] = a.raw
+    lazy = zarr.open_array(tmp_path / "volume.zarr", mode="r")
+    from_zarr = blockwise.run(lazy, tmp_path / "from_zarr", voxel_size=a.voxel_size, **SETTINGS)
+    from_numpy = blockwise.run(a.raw, tmp_path / "from_numpy", voxel_size=a.voxel_size,
+                               **SETTINGS)
+    assert np.array_equal(from_zarr.segmentation(), from_numpy.segmentation())
+    group = zarr.open_group(tmp_path / "from_zarr" / "volume.zarr", mode="r")
+    assert "raw" not in group  # read in place, not copied into the run folder
+    # the same data give the same identity: a run of the numpy volume may go on in its folder
+    again = blockwise.run(a.raw, tmp_path / "from_zarr", voxel_size=a.voxel_size, **SETTINGS)
+    assert len(again.blocks()) == 0
+
+
+def test_a_zarr_array_in_memory_is_refused(volumes, tmp_path):
+    import zarr
+
+    a, _ = volumes
+    in_memory = zarr.create_array(zarr.storage.MemoryStore(), shape=a.raw.shape, dtype="uint8")
+    with pytest.raises(TypeError, match="folder on disk"):
+        blockwise.run(in_memory, tmp_path / "run", voxel_size=a.voxel_size, **SETTINGS)

@@ -1,0 +1,138 @@
+"""Benchmark: the block-wise pipeline on a zarr volume that is never loaded whole.
+
+Run:  .venv/bin/python bench/bench_blockwise_large.py [--tiles 2 3 3] [--tile 64 384 384]
+                                                       [--block 32 128 128] [--workers 1 2]
+                                                       [--keep DIR]
+
+The volume is made tile by tile into a zarr array on disk: each tile is
+``synthetic_volume(tile, "fly", seed=100 + k)``, generated, written and
+dropped before the next (the seams between tiles are artefacts of this
+benchmark, not of the pipeline). With the defaults it is 2 x 3 x 3 tiles of
+64 x 384 x 384: 128 x 1152 x 1152 = 170 million voxels, 18 times notebook
+08's volume. ``blockwise.run`` gets the lazy zarr array (read in place, block
+by block) and runs all five steps with 1 and then 2 worker processes.
+
+Each run is a child process of this script, so that its memory is its own:
+
+- **main**: the peak resident memory (max RSS) of the process that calls
+  ``blockwise.run`` (daisy's scheduler, the raw checksum read slab by slab,
+  the agglomeration of the whole graph);
+- **worker**: the largest peak of any one of its daisy worker processes
+  (``RUSAGE_CHILDREN``: the kernel keeps the largest, not the sum);
+- **bound**: main + workers x worker, an upper bound of the run's peak.
+
+and it is compared with what the volume would take whole in memory: its raw
+(uint8) and its affinities (3 x float32). Mvoxels/s is the volume over the
+wall time of the whole call.
+
+What to look for: the bound does not grow with the volume (compare a run with
+``--tiles 1 1 1`` against the default): a worker holds torch, the network and
+its blocks in flight, the main process daisy and the graph, whatever the
+volume's size; the default volume's raw alone is 170 MB and its affinities
+2 GB. A tiny check (``--tiles 1 1 2 --tile 32 128 128 --block 32 64 64``, a
+loaded 2-core machine) gave: main 260 MB, the largest worker 486 MB (most of
+it torch), 0.07 Mvoxels/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = """
+import json, resource, sys, time
+import zarr
+from mbl_seg import blockwise
+args = json.loads(sys.argv[1])
+raw = zarr.open_array(args["volume"], mode="r")
+started = time.perf_counter()
+run = blockwise.run(raw, args["run"], voxel_size=(8.0, 8.0, 8.0), block_shape=args["block"],
+                    workers=args["workers"], progress=False, device="cpu")
+seconds = time.perf_counter() - started
+print(json.dumps({
+    "seconds": seconds,
+    "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    "segments": int(run.db.read_lookup(run.segmentation_name[len("segmentation_"):])[1].max()),
+}))
+"""
+
+
+def make_volume(path: Path, tiles, tile) -> tuple[int, ...]:
+    """The tiled volume, written tile by tile into a zarr array at ``path``."""
+    import zarr
+
+    from mbl_seg.data.synthetic import synthetic_volume
+
+    shape = tuple(n * t for n, t in zip(tiles, tile))
+    raw = zarr.create_array(path, shape=shape, dtype="uint8", chunks=tuple(tile),
+                            overwrite=True)
+    k = 0
+    for i in range(tiles[0]):
+        for j in range(tiles[1]):
+            for m in range(tiles[2]):
+                volume = synthetic_volume(tuple(tile), "fly", seed=100 + k)
+                raw[i * tile[0]:(i + 1) * tile[0], j * tile[1]:(j + 1) * tile[1],
+                    m * tile[2]:(m + 1) * tile[2]] = volume.raw
+                k += 1
+                del volume
+    return shape
+
+
+def run_child(volume: Path, directory: Path, block, workers: int) -> dict:
+    args = json.dumps({"volume": str(volume), "run": str(directory), "block": list(block),
+                       "workers": workers})
+    done = subprocess.run([sys.executable, "-c", CHILD, args], capture_output=True, text=True,
+                          check=False)
+    if done.returncode:
+        raise SystemExit(f"the run with {workers} worker(s) failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiles", type=int, nargs=3, default=[2, 3, 3])
+    parser.add_argument("--tile", type=int, nargs=3, default=[64, 384, 384])
+    parser.add_argument("--block", type=int, nargs=3, default=[32, 128, 128])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--keep", type=Path, help="make the volume and runs here, and keep them")
+    args = parser.parse_args()
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="mbl_seg_large_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    shape = make_volume(folder / "volume.zarr", args.tiles, args.tile)
+    voxels = math.prod(shape)
+    made = time.perf_counter() - started
+    print(f"volume {shape} = {voxels / 1e6:.0f} Mvoxels ({voxels / (64 * 384 * 384):.1f} x "
+          f"notebook 08's), made tile by tile in {made:.0f} s; whole in memory it would take "
+          f"{voxels / 2**20:.0f} MB (raw) + {12 * voxels / 2**20:.0f} MB (affinities)")
+    print(f"blocks of {tuple(args.block)}; {os.cpu_count()} CPU cores; load average "
+          f"{os.getloadavg()[0]:.1f} before the runs; this process: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB peak so far")
+    print(f"{'workers':>8} {'seconds':>8} {'Mvoxels/s':>10} {'main MB':>8} {'worker MB':>10} "
+          f"{'bound MB':>9} {'segments':>9}")
+    for workers in args.workers:
+        figures = run_child(folder / "volume.zarr", folder / f"run_{workers}", args.block,
+                            workers)
+        bound = figures["main_mb"] + workers * figures["worker_mb"]
+        print(f"{workers:>8} {figures['seconds']:8.0f} {voxels / figures['seconds'] / 1e6:10.2f} "
+              f"{figures['main_mb']:8.0f} {figures['worker_mb']:10.0f} {bound:9.0f} "
+              f"{figures['segments']:9d}")
+    if args.keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
