@@ -324,7 +324,7 @@ def _group(directory: str):
     return _CACHE[key]
 
 
-def _raw(job: "_Job"):
+def _raw(job: _Job):
     """The run's raw volume, read lazily: the caller's zarr array, or the run's copy."""
     if job.raw is None:
         return _group(job.directory)["raw"]
