@@ -31,11 +31,10 @@ import numpy as np
 
 from ._validate import as_labels, as_number, same_shape
 from .evaluate import Table, arand_from_table, contingency_table, voi_from_table
-from .rag import BINS, RegionGraph, _graph, checked_inputs, dense_ids, edge_quantile
+from .rag import BINS, RegionGraph, _graph, checked_inputs, dense_ids
+from .scoring import Mean, as_scoring
 
 __all__ = ["MergeHistory", "Sweep", "agglomerate", "agglomerate_graph", "merge_history", "sweep"]
-
-_SCORINGS = ("mean", "quantile")
 
 
 class MergeHistory(NamedTuple):
@@ -60,8 +59,9 @@ def agglomerate(affs: np.ndarray, fragments: np.ndarray, *, thresholds: Sequence
         Over-segmentation, 0 = no fragment (never merged).
     thresholds : sequence of float
         Increasing score thresholds in [0, 1]; one segmentation per threshold.
-    scoring : {"mean", "quantile"}
-        Score of an edge: ``1 - mean`` or ``1 - quantile`` of its contact affinities.
+    scoring : "mean", "quantile" or a function
+        Score of an edge: ``1 - mean`` or ``1 - quantile`` of its contact affinities,
+        or your own (:mod:`mbl_seg.scoring`).
     quantile : float
         Which quantile, for ``scoring="quantile"`` (0.5: the median).
     offsets : list of tuple of int, optional
@@ -129,10 +129,9 @@ def agglomerate_graph(graph: RegionGraph, *, thresholds: Sequence[float], scorin
     if not isinstance(graph, RegionGraph):
         raise TypeError(f"graph must be a RegionGraph (mbl_seg.rag.region_graph), got "
                         f"{type(graph).__name__}")
-    if scoring not in _SCORINGS:
-        raise ValueError(f"scoring must be one of {_SCORINGS}, got {scoring!r}")
-    if scoring == "quantile" and graph.histogram is None:
-        raise ValueError("quantile scoring needs a graph with histograms: build it with "
+    scoring = as_scoring(scoring, quantile)
+    if scoring.histograms and graph.histogram is None:
+        raise ValueError(f"{scoring} scoring needs a graph with histograms: build it with "
                          "region_graph(..., bins=256)")
     ids = np.union1d(np.fromiter(graph.sizes, np.uint64, len(graph.sizes)),
                      np.asarray(graph.edges, np.uint64).ravel()).astype(np.uint64)
@@ -140,7 +139,7 @@ def agglomerate_graph(graph: RegionGraph, *, thresholds: Sequence[float], scorin
     if not ids.size:  # nothing to merge: an empty table per threshold
         empty = np.zeros(0, np.uint64)
         return iter([(empty, empty.copy()) for _ in thresholds])
-    merger = _Merger(graph, ids, scoring, quantile)
+    merger = _Merger(graph, ids, scoring)
     return _tables(merger, thresholds)
 
 
@@ -256,13 +255,12 @@ def _merge_entries(gt_ids: np.ndarray, seg_ids: np.ndarray, counts: np.ndarray) 
 
 
 def _start(affs, fragments, scoring, quantile, offsets) -> tuple[_Merger, np.ndarray, np.ndarray]:
-    """Check the inputs, build the graph (histograms only for quantile scoring), start merging."""
-    if scoring not in _SCORINGS:
-        raise ValueError(f"scoring must be one of {_SCORINGS}, got {scoring!r}")
+    """Check the inputs, build the graph (histograms only if the scoring reads them), start."""
+    scoring = as_scoring(scoring, quantile)
     affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
     ids, dense = dense_ids(fragments)
-    graph = _graph(affs, ids, dense, offsets, None if scoring == "mean" else BINS)
-    return _Merger(graph, ids, scoring, quantile), ids, dense
+    graph = _graph(affs, ids, dense, offsets, BINS if scoring.histograms else None)
+    return _Merger(graph, ids, scoring), ids, dense
 
 
 def _as_thresholds(thresholds) -> list[float]:
@@ -288,13 +286,9 @@ class _Merger:
     heap entry.
     """
 
-    def __init__(self, graph: RegionGraph, ids: np.ndarray, scoring: str,
-                 quantile: float) -> None:
-        self.quantile = None
-        if scoring == "quantile":
-            self.quantile = as_number(quantile, "quantile", nonnegative=True)
-            if self.quantile > 1:
-                raise ValueError(f"quantile must be in [0, 1], got {quantile}")
+    def __init__(self, graph: RegionGraph, ids: np.ndarray, scoring) -> None:
+        self.scoring = scoring
+        self.mean = isinstance(scoring, Mean)  # the common case, scored inline
         n = len(ids)
         self.ids = ids
         self.parent = list(range(n))
@@ -302,28 +296,27 @@ class _Merger:
         self.neighbours: list[dict[int, int]] = [{} for _ in range(n)]
         self.contacts = graph.contacts.astype(np.int64).tolist()
         self.sums = graph.affinity_sum.tolist()
-        self.histograms = graph.histogram.astype(np.int64) if self.quantile is not None else None
+        self.histograms = graph.histogram.astype(np.int64) if scoring.histograms else None
         self.ends = np.searchsorted(ids, graph.edges).tolist()
         self.version = [0] * len(self.contacts)
         self.history: list[tuple[int, int, float]] = []
         for e, (u, v) in enumerate(self.ends):
             self.neighbours[u][v] = e
             self.neighbours[v][u] = e
-        if self.quantile is None:
-            scores = 1.0 - graph.affinity_sum / np.maximum(graph.contacts, 1)
-        else:
-            scores = 1.0 - edge_quantile(graph.histogram, self.quantile)
+        scores = np.asarray(scoring(graph.contacts, graph.affinity_sum, self.histograms),
+                            np.float64)
+        if scores.shape != (len(self.contacts),) or not np.isfinite(scores).all():
+            raise ValueError(f"the scoring must give one finite score per edge: "
+                             f"{len(self.contacts)} edges, got {scores.shape} scores")
         self.heap = [(score, e, 0) for e, score in enumerate(scores.tolist())]
         heapq.heapify(self.heap)
 
     def _score(self, e: int) -> float:
-        if self.quantile is None:
+        if self.mean:
             return 1.0 - self.sums[e] / self.contacts[e]
-        counts = self.histograms[e]
-        n = self.contacts[e]
-        rank = min(int(self.quantile * n), n - 1)
-        index = int(counts.cumsum().searchsorted(rank, side="right"))
-        return 1.0 - (index + 0.5) / len(counts)
+        rows = None if self.histograms is None else self.histograms[e:e + 1]
+        return float(self.scoring(np.array(self.contacts[e:e + 1]),
+                                  np.array(self.sums[e:e + 1]), rows)[0])
 
     def merge_below(self, threshold: float) -> None:
         heap, version, root, ends = self.heap, self.version, self._root, self.ends

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd",
-                "lsd_quality", "operating_point", "rag", "agglomeration", "graphdb", "zendo", "roi",
+                "lsd_quality", "operating_point", "rag", "agglomeration", "graphdb", "zendo", "roi", "scoring",
                 "hosted")
 
 BLOCK_TORCH = """
