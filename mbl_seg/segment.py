@@ -256,7 +256,7 @@ def fragments_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
 
 def fragments(affs: np.ndarray, *, voxel_size: Sequence[float] | None = None,
               threshold: float = 0.5, min_size: int = 0, sections: bool = False,
-              mask: np.ndarray | None = None) -> np.ndarray:
+              mask: np.ndarray | None = None, cut: float | None = None) -> np.ndarray:
     """Fragments (supervoxels) for agglomeration, with a minimum size and per-section option.
 
     The watershed of :func:`watershed_from_affinities` with a seed on every
@@ -282,6 +282,10 @@ def fragments(affs: np.ndarray, *, voxel_size: Sequence[float] | None = None,
         are far apart); no fragment then spans two sections. Needs 3D ``affs``.
     mask : ndarray of bool, optional
         Make fragments only where True; the rest stays 0.
+    cut : float, optional
+        Also split every fragment where only edges of affinity below ``cut`` hold
+        it together (near-certain boundaries the watershed flooded across, as with
+        perfect affinities); see :mod:`mbl_seg._cuts`. None: no split.
 
     Returns
     -------
@@ -319,6 +323,18 @@ def fragments(affs: np.ndarray, *, voxel_size: Sequence[float] | None = None,
                                  mask=mask)
     if min_size > 1:
         frags = _absorb_small(frags, boundaries, min_size, sections)
+    if cut is not None:
+        from ._cuts import split_along_cuts
+
+        cut = as_number(cut, "cut", nonnegative=True)
+        if affs.shape[0] != len(spatial):
+            raise ValueError(f"cut needs the nearest-neighbour affinities, one channel per axis, "
+                             f"got {affs.shape[0]} channels for a {len(spatial)}D volume")
+        if sections:  # in-plane edges only: no fragment may join another section
+            frags = split_along_cuts(frags, affs[1:], cut=cut, min_size=min_size,
+                                     offsets=nearest_offsets(3)[1:])
+        else:
+            frags = split_along_cuts(frags, affs, cut=cut, min_size=min_size)
     return _consecutive(frags)
 
 
