@@ -64,7 +64,7 @@ print(json.dumps({
     "seconds": seconds,
     "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    "segments": int(run.db.read_lookup(run.segmentation_name[len("segmentation_"):])[1].max()),
+    "segments": int(run.log.read_lookup(run.segmentation_name[len("segmentation_"):])[1].max()),
 }))
 """
 

@@ -15,8 +15,8 @@ write-ahead log uses shared memory, which a network file system (NFS) does
 not provide. Workers on several machines of a cluster need a database server
 instead (MongoDB or PostgreSQL, as the field's large runs use).
 
-The same file keeps the fragment-to-segment tables of the agglomeration and a
-log of which worker did which block when (what notebook 08 plots).
+What a run did with the graph (its fragment-to-segment tables, which worker did
+which block when) is the run's business: :mod:`mbl_seg.blockwise` keeps it apart.
 
 Used in: notebooks/08_scaling_up.
 """
@@ -24,18 +24,16 @@ Used in: notebooks/08_scaling_up.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from ._validate import as_number
 from .rag import RegionGraph, combine
 
-__all__ = ["BlockRecord", "GraphDB"]
+__all__ = ["GraphDB", "sqlite_session"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -45,30 +43,27 @@ CREATE TABLE IF NOT EXISTS edges (
     block INTEGER NOT NULL, u INTEGER NOT NULL, v INTEGER NOT NULL,
     contacts INTEGER NOT NULL, affinity_sum REAL NOT NULL, histogram BLOB,
     PRIMARY KEY (block, u, v));
-CREATE TABLE IF NOT EXISTS lookup (
-    name TEXT NOT NULL, fragment INTEGER NOT NULL, segment INTEGER NOT NULL,
-    PRIMARY KEY (name, fragment));
-CREATE TABLE IF NOT EXISTS runs (
-    run INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, note TEXT);
-CREATE TABLE IF NOT EXISTS blocks (
-    run INTEGER NOT NULL, task TEXT NOT NULL, block INTEGER NOT NULL, worker INTEGER NOT NULL,
-    pid INTEGER NOT NULL, start REAL NOT NULL, stop REAL NOT NULL, voxels INTEGER NOT NULL);
 """
 
 _INT64_MAX = np.iinfo(np.int64).max
 
 
-class BlockRecord(NamedTuple):
-    """Which worker did one block of one task, when (seconds since the epoch), on how many voxels."""
+@contextmanager
+def sqlite_session(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """One transaction on a connection of its own to the SQLite file ``path``, then closed.
 
-    run: int
-    task: str
-    block: int
-    worker: int
-    pid: int
-    start: float
-    stop: float
-    voxels: int
+    Several worker processes write at once: each waits for the lock rather than fail, and
+    readers go on while one writes (write-ahead log, which needs a local disk). Committed
+    at the end, rolled back on an error, closed either way.
+    """
+    db = sqlite3.connect(path, timeout=120.0)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        with db:
+            yield db
+    finally:
+        db.close()
 
 
 class GraphDB:
@@ -108,19 +103,8 @@ class GraphDB:
     def __reduce__(self):
         return (GraphDB, (str(self.path),))
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on a connection of its own, committed (or rolled back) and closed."""
-        # several workers write at once: wait for the lock rather than fail, and let
-        # readers go on while one writes (write-ahead log)
-        db = sqlite3.connect(self.path, timeout=120.0)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            with db:  # commit, or roll back on an error
-                yield db
-        finally:
-            db.close()
+    def _connect(self):
+        return sqlite_session(self.path)
 
     # -- the graph ----------------------------------------------------------------------
 
@@ -168,53 +152,3 @@ class GraphDB:
         part = RegionGraph(np.stack([np.array(u, np.uint64), np.array(v, np.uint64)], axis=1),
                            np.array(c, np.int64), np.array(s, np.float64), hist, sizes)
         return combine([part])
-
-    # -- agglomeration results ------------------------------------------------------------
-
-    def write_lookup(self, name: str, fragments: np.ndarray, segments: np.ndarray) -> None:
-        """Store (replace) the fragment-to-segment table ``name``."""
-        fragments, segments = np.asarray(fragments), np.asarray(segments)
-        if fragments.shape != segments.shape or fragments.ndim != 1:
-            raise ValueError(f"fragments and segments must be two 1D arrays of one length, got "
-                             f"shapes {fragments.shape} and {segments.shape}")
-        rows = [(name, int(f), int(s)) for f, s in zip(fragments.tolist(), segments.tolist())]
-        with self._connect() as db:
-            db.execute("DELETE FROM lookup WHERE name = ?", (name,))
-            db.executemany("INSERT INTO lookup VALUES (?, ?, ?)", rows)
-
-    def read_lookup(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """The table ``name`` as (fragments sorted, segments), uint64; KeyError if there is none."""
-        with self._connect() as db:
-            rows = db.execute("SELECT fragment, segment FROM lookup WHERE name = ? "
-                              "ORDER BY fragment", (name,)).fetchall()
-        if not rows:
-            raise KeyError(f"no lookup table {name!r} in {self.path}: run the agglomeration first")
-        table = np.array(rows, np.uint64)
-        return table[:, 0], table[:, 1]
-
-    # -- who did what ----------------------------------------------------------------------
-
-    def start_run(self, note: str = "") -> int:
-        """A new run number (block records carry it)."""
-        with self._connect() as db:
-            return int(db.execute("INSERT INTO runs (started, note) VALUES (?, ?)",
-                                  (time.time(), note)).lastrowid)
-
-    def log_block(self, record: BlockRecord) -> None:
-        with self._connect() as db:
-            db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tuple(record))
-
-    def block_log(self, run: int | None = None, task: str | None = None) -> list[BlockRecord]:
-        """Block records, of one run and/or one task if given, in the order they finished."""
-        query, args = "SELECT * FROM blocks", []
-        where = [(c, a) for c, a in (("run", run), ("task", task)) if a is not None]
-        if where:
-            query += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)
-            args = [a for _, a in where]
-        with self._connect() as db:
-            return [BlockRecord(*r) for r in db.execute(query + " ORDER BY stop", args)]
-
-    def runs(self) -> list[int]:
-        with self._connect() as db:
-            return [r for (r,) in db.execute("SELECT run FROM runs ORDER BY run")]
-

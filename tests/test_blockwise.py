@@ -13,7 +13,6 @@ import pytest
 from mbl_seg import blockwise, evaluate
 from mbl_seg.agglomeration import agglomerate
 from mbl_seg.data.synthetic import synthetic_volume
-from mbl_seg.graphdb import GraphDB
 from mbl_seg.rag import region_graph
 
 SHAPE, BLOCK = (24, 128, 128), (12, 64, 64)  # 8 blocks
@@ -187,9 +186,9 @@ def test_killed_half_way_a_run_resumes_redoing_only_unfinished_blocks(finished, 
         deadline = time.time() + 240
         while time.time() < deadline:
             time.sleep(0.2)
-            if not (directory / "graph.sqlite").exists():
+            if not (directory / "run.sqlite").exists():
                 continue
-            log = GraphDB(directory / "graph.sqlite").block_log()
+            log = blockwise.RunLog(directory / "run.sqlite").block_log()
             if listening is None and log:
                 port = _daisy_port(log[0].pid)
                 if port:
@@ -210,8 +209,7 @@ def test_killed_half_way_a_run_resumes_redoing_only_unfinished_blocks(finished, 
     if refused is not None:
         assert refused, "the daisy server was reachable on a non-loopback address"
 
-    db = GraphDB(directory / "graph.sqlite")
-    first = {(r.task, r.block) for r in db.block_log()}
+    first = {(r.task, r.block) for r in blockwise.RunLog(directory / "run.sqlite").block_log()}
     assert ("relabel_" not in str(first)) and len(first) < 8 * 4 + 1
     resumed = blockwise.run(volume.raw, directory, voxel_size=volume.voxel_size, workers=2,
                             **SETTINGS)

@@ -61,10 +61,11 @@ def test_graph_files_are_closed_after_each_use(tmp_path, monkeypatch):
     db = GraphDB(tmp_path / "graph.sqlite")
     db.write_block(0, _graph({1: 2}))
     db.region_graph()
-    db.runs()
+    log = blockwise.RunLog(tmp_path / "run.sqlite")
+    log.runs()
     with pytest.raises(KeyError):
-        db.read_lookup("none")
-    assert len(opened) == 5 and all(c.closed for c in opened)
+        log.read_lookup("none")
+    assert len(opened) == 6 and all(c.closed for c in opened)
 
 
 def test_a_file_that_is_not_a_graph_is_named(tmp_path):

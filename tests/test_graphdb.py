@@ -3,7 +3,7 @@ import pickle
 import numpy as np
 import pytest
 
-from mbl_seg.graphdb import BlockRecord, GraphDB
+from mbl_seg.graphdb import GraphDB
 from mbl_seg.rag import BINS, combine, region_graph
 
 
@@ -40,17 +40,8 @@ def test_a_block_written_twice_counts_once(tmp_path):
     assert twice.contacts.tolist() == once.contacts.tolist() and twice.sizes == once.sizes
 
 
-def test_lookup_tables_and_block_log(tmp_path):
+def test_a_graph_file_pickles_as_its_path(tmp_path):
     db = GraphDB(tmp_path / "g.sqlite")
-    db.write_lookup("mean_0.5", np.array([3, 1, 2], np.uint64), np.array([1, 1, 2], np.uint64))
-    ids, segs = db.read_lookup("mean_0.5")
-    assert ids.tolist() == [1, 2, 3] and segs.tolist() == [1, 2, 1]
-    with pytest.raises(KeyError, match="agglomeration"):
-        db.read_lookup("nothing")
-    run = db.start_run("test")
-    db.log_block(BlockRecord(run, "predict", 0, 0, 123, 1.0, 2.0, 64))
-    assert db.block_log(run=run) == [BlockRecord(run, "predict", 0, 0, 123, 1.0, 2.0, 64)]
-    assert db.block_log(task="edges") == [] and db.runs() == [run]
     assert pickle.loads(pickle.dumps(db)).path == db.path  # handed to worker processes
 
 
@@ -60,5 +51,3 @@ def test_bad_input_is_explained(tmp_path):
     db = GraphDB(tmp_path / "g.sqlite")
     with pytest.raises(TypeError, match="RegionGraph"):
         db.write_block(0, {"edges": []})
-    with pytest.raises(ValueError, match="1D arrays"):
-        db.write_lookup("x", np.zeros(3), np.zeros(2))

@@ -397,7 +397,7 @@ def test_threshold_explorer_redraws_when_the_slider_moves():
 
 
 def _records():
-    from mbl_seg.graphdb import BlockRecord
+    from mbl_seg.blockwise import BlockRecord
 
     return [BlockRecord(1, task, b, w, 100 + w, t, t + 1.0, 8 * 16 * 16)
             for task, w0, t0 in (("predict", 0, 0.0), ("fragments", 2, 5.0))

@@ -20,7 +20,8 @@ cluster, can share the work:
    segmentation.
 
 Everything lives in one run directory: ``volume.zarr`` (raw, affs,
-fragments, segmentations), ``graph.sqlite``, ``pipeline.json`` (the
+fragments, segmentations), ``graph.sqlite`` (the graph), ``run.sqlite``
+(lookup tables, who did which block), ``pipeline.json`` (the
 settings) and ``done/`` (daisy's record of finished blocks). A run that is
 interrupted is started again with the same call: blocks already done are
 skipped, and a block that was half-written is done again (its writes replace
@@ -29,7 +30,7 @@ what was there). The daisy server listens on 127.0.0.1 only.
 The package's parts: ``_grid`` (the blocks), ``_directory`` (the run
 directory, its settings and results), ``_stages`` (the work of one block per
 step), ``_runner`` (daisy's tasks, :func:`run`, :func:`single_process`) and
-``_report`` (:func:`throughput`).
+``_log`` (the run's record) and ``_report`` (:func:`throughput`).
 
 Used in: notebooks/08_scaling_up.
 """
@@ -38,8 +39,9 @@ from __future__ import annotations
 
 from ._directory import Run
 from ._grid import STAGES, BlockGrid
+from ._log import BlockRecord, RunLog
 from ._report import Throughput, throughput
 from ._runner import HOST, run, single_process
 
-__all__ = ["STAGES", "HOST", "BlockGrid", "Run", "Throughput", "run", "single_process",
-           "throughput"]
+__all__ = ["STAGES", "HOST", "BlockGrid", "BlockRecord", "Run", "RunLog", "Throughput", "run",
+           "single_process", "throughput"]

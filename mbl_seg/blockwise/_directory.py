@@ -8,8 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..graphdb import BlockRecord, GraphDB
+from ..graphdb import GraphDB
 from ._grid import STAGES
+from ._log import BlockRecord, RunLog
 
 _SETTINGS = "pipeline.json"
 
@@ -25,7 +26,13 @@ class Run(NamedTuple):
 
     @property
     def db(self) -> GraphDB:
+        """The region graph the run gathered."""
         return GraphDB(self.directory / "graph.sqlite")
+
+    @property
+    def log(self) -> RunLog:
+        """The run's record: its lookup tables, which worker did which block when."""
+        return RunLog(self.directory / "run.sqlite")
 
     def array(self, name: str):
         """An array of the run's ``volume.zarr`` ("raw", "affs", "fragments", a segmentation)."""
@@ -38,7 +45,7 @@ class Run(NamedTuple):
 
     def blocks(self) -> list[BlockRecord]:
         """Which worker did which block of which task in this run."""
-        return self.db.block_log(run=self.run)
+        return self.log.block_log(run=self.run)
 
 
 
@@ -103,14 +110,14 @@ def _prepare_arrays(directory: Path, raw: np.ndarray, voxel_size, block, thresho
 _DONE = "stages_done.json"  # the steps every block of which finished, in the run directory
 
 
-def _check_prerequisites(directory: Path, db: GraphDB, stages: list[str], name: str) -> None:
+def _check_prerequisites(directory: Path, log: RunLog, stages: list[str], name: str) -> None:
     """Refuse steps whose inputs no earlier call made (up front, not in a worker)."""
     path = directory / _DONE
     done = set(json.loads(path.read_text())) if path.is_file() else set()
     for stage in stages:
         if stage == "relabel" and "agglomerate" not in stages:
             try:
-                db.read_lookup(name)
+                log.read_lookup(name)
             except KeyError:
                 raise ValueError(f"stage 'relabel' needs the agglomeration {name!r} of this "
                                  f"directory, and {directory} has none: add 'agglomerate' to "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ..graphdb import BlockRecord
 from ._grid import STAGES
+from ._log import BlockRecord
 
 
 class Throughput(NamedTuple):

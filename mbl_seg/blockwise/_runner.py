@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_number, as_voxel_size
-from ..graphdb import GraphDB
 from ._directory import (Run, _check_prerequisites, _check_settings, _prepare_arrays,
                          _record_done, _settings)
 from ._grid import STAGES, BlockGrid
+from ._log import RunLog
 from ._stages import _CACHE, _Job, _load_network, _network_context, _Stage
 
 HOST = "127.0.0.1"  # daisy listens on every interface unless told; workers here are local
@@ -147,9 +147,9 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     name = (f"mean_{threshold!r}" if scoring == "mean" else f"q{quantile!r}_{threshold!r}")
     segmentation = f"segmentation_{name}"
     _prepare_arrays(directory, raw, voxel_size, block, segmentation)
-    db = GraphDB(directory / "graph.sqlite")
-    _check_prerequisites(directory, db, stages, name)
-    number = db.start_run(",".join(stages))
+    log = RunLog(directory / "run.sqlite")
+    _check_prerequisites(directory, log, stages, name)
+    number = log.start_run(",".join(stages))
     threads = max(1, (os.cpu_count() or 1) // workers) if multiprocessing else 0
     job = _Job(str(directory.resolve()), source, network, BlockGrid(raw.shape, block), context,
                min_size,

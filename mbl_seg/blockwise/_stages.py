@@ -10,8 +10,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..graphdb import BlockRecord, GraphDB
+from ..graphdb import GraphDB
 from ._grid import BlockGrid
+from ._log import BlockRecord, RunLog
 
 # per process, for one run only (cleared when a run starts and ends): the network, open
 # arrays, lookup tables; daisy's workers are processes of their own, started per task
@@ -54,7 +55,7 @@ class _Stage:
                                                              block.write_roi.end))
         index = job.grid.index([s.start for s in write])
         voxels = getattr(self, "_" + self.stage)(write, index)
-        GraphDB(Path(job.directory) / "graph.sqlite").log_block(BlockRecord(
+        RunLog(Path(job.directory) / "run.sqlite").log_block(BlockRecord(
             job.run, self.stage, index, _worker_id(), os.getpid(), start, time.time(), voxels))
 
     # -- the five steps --
@@ -108,19 +109,19 @@ class _Stage:
         from ..agglomeration import agglomerate_graph
 
         job = self.job
-        db = GraphDB(Path(job.directory) / "graph.sqlite")
-        graph = db.region_graph()
+        graph = GraphDB(Path(job.directory) / "graph.sqlite").region_graph()
         ids, smallest = next(agglomerate_graph(graph, thresholds=[job.threshold],
                                                scoring=job.scoring, quantile=job.quantile))
         _, segments = np.unique(smallest, return_inverse=True)  # segments 1..N
-        db.write_lookup(job.lookup, ids, segments.ravel().astype(np.uint64) + 1)
+        RunLog(Path(job.directory) / "run.sqlite").write_lookup(
+            job.lookup, ids, segments.ravel().astype(np.uint64) + 1)
         return len(ids)
 
     def _relabel(self, write, index) -> int:
         job = self.job
         key = ("lookup", job.directory, job.lookup)
         if key not in _CACHE:
-            _CACHE[key] = GraphDB(Path(job.directory) / "graph.sqlite").read_lookup(job.lookup)
+            _CACHE[key] = RunLog(Path(job.directory) / "run.sqlite").read_lookup(job.lookup)
         ids, segments = _CACHE[key]
         group = _group(job.directory)
         frags = np.asarray(group["fragments"][write])

@@ -21,7 +21,7 @@ def _check_records(records) -> list:
                          "(a run that found every block done has none)")
     fields = ("task", "block", "worker", "start", "stop")
     if not all(all(hasattr(r, f) for f in fields) for r in records):
-        raise TypeError("records must be mbl_seg.graphdb.BlockRecord (from run.blocks())")
+        raise TypeError("records must be mbl_seg.blockwise.BlockRecord (from run.blocks())")
     return records
 
 
