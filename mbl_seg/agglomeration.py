@@ -289,6 +289,7 @@ class _Merger:
     def __init__(self, graph: RegionGraph, ids: np.ndarray, scoring) -> None:
         self.scoring = scoring
         self.mean = isinstance(scoring, Mean)  # the common case, scored inline
+        self.one = getattr(scoring, "one", None)  # a scoring's own fast path for one edge
         n = len(ids)
         self.ids = ids
         self.parent = list(range(n))
@@ -314,6 +315,9 @@ class _Merger:
     def _score(self, e: int) -> float:
         if self.mean:
             return 1.0 - self.sums[e] / self.contacts[e]
+        if self.one is not None:
+            row = None if self.histograms is None else self.histograms[e]
+            return float(self.one(self.contacts[e], self.sums[e], row))
         rows = None if self.histograms is None else self.histograms[e:e + 1]
         return float(self.scoring(np.array(self.contacts[e:e + 1]),
                                   np.array(self.sums[e:e + 1]), rows)[0])

@@ -285,7 +285,22 @@ def edge_quantile(histogram: np.ndarray, q: float) -> np.ndarray:
     q = as_number(q, "q", nonnegative=True)
     if q > 1:
         raise ValueError(f"q is a quantile in [0, 1], got {q}")
-    histogram = np.atleast_2d(histogram)
+    return _edge_quantile(np.atleast_2d(histogram), q)
+
+
+def quantile_of_row(row: np.ndarray, n: int, q: float) -> float:
+    """:func:`edge_quantile` of one edge's histogram ``row`` of ``n`` contacts, fast.
+
+    The same rule for the merge loop, which rescores one pooled edge at a time
+    (tests check it against :func:`edge_quantile`).
+    """
+    rank = min(int(q * n), max(n - 1, 0))
+    index = int(np.cumsum(row).searchsorted(rank, side="right"))
+    return (min(index, len(row) - 1) + 0.5) / len(row)
+
+
+def _edge_quantile(histogram: np.ndarray, q: float) -> np.ndarray:
+    """:func:`edge_quantile` of a 2D histogram, ``q`` already checked."""
     n = histogram.sum(axis=1)
     rank = np.minimum(np.floor(q * n), np.maximum(n - 1, 0)).astype(np.int64)
     cumulative = np.cumsum(histogram, axis=1)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_number
-from .rag import edge_quantile
+from .rag import _edge_quantile, edge_quantile, quantile_of_row
 
 __all__ = ["Mean", "Quantile", "as_scoring"]
 
@@ -75,7 +75,13 @@ class Quantile:
         object.__setattr__(self, "q", q)
 
     def __call__(self, contacts: np.ndarray, sums: np.ndarray, histograms) -> np.ndarray:
+        if np.ndim(histograms) == 2:  # q was checked when this scoring was made
+            return 1.0 - _edge_quantile(histograms, self.q)
         return 1.0 - edge_quantile(histograms, self.q)
+
+    def one(self, contacts: int, total: float, row: np.ndarray) -> float:
+        """The score of one edge (the merge loop's fast path)."""
+        return 1.0 - quantile_of_row(row, contacts, self.q)
 
 
 def as_scoring(scoring="mean", quantile: float = 0.5) -> Callable:

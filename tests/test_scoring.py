@@ -68,3 +68,16 @@ def test_a_scoring_that_gives_the_wrong_number_of_scores_is_named():
     with pytest.raises(ValueError, match="one finite score per edge"):
         list(agglomerate(affs, frags, thresholds=[0.5],
                          scoring=lambda contacts, sums, histograms: np.zeros(3)))
+
+
+@pytest.mark.parametrize("q", [0.0, 0.25, 0.5, 0.75, 1.0])
+def test_the_one_edge_fast_path_is_the_same_rule(q):
+    from mbl_seg.rag import edge_quantile, quantile_of_row
+
+    rng = np.random.default_rng(int(q * 100))
+    histograms = rng.integers(0, 4, (50, 16)) * (rng.random((50, 16)) < 0.3)
+    histograms[:, 0] += 1  # every edge has a contact
+    expected = edge_quantile(histograms, q)
+    got = [quantile_of_row(row, int(row.sum()), q) for row in histograms]
+    assert np.allclose(got, expected)
+    assert np.allclose([Quantile(q).one(int(r.sum()), 0.0, r) for r in histograms], 1 - expected)
