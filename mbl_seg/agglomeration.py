@@ -32,7 +32,7 @@ import numpy as np
 from ._validate import as_labels, as_number, same_shape
 from .evaluate import Table, arand_from_table, contingency_table, voi_from_table
 from .rag import BINS, RegionGraph, _graph, checked_inputs, dense_ids
-from .scoring import Mean, as_scoring
+from .scoring import as_scoring
 
 __all__ = ["MergeHistory", "Sweep", "agglomerate", "agglomerate_graph", "merge_history", "sweep"]
 
@@ -288,7 +288,6 @@ class _Merger:
 
     def __init__(self, graph: RegionGraph, ids: np.ndarray, scoring) -> None:
         self.scoring = scoring
-        self.mean = isinstance(scoring, Mean)  # the common case, scored inline
         self.one = getattr(scoring, "one", None)  # a scoring's own fast path for one edge
         n = len(ids)
         self.ids = ids
@@ -313,8 +312,6 @@ class _Merger:
         heapq.heapify(self.heap)
 
     def _score(self, e: int) -> float:
-        if self.mean:
-            return 1.0 - self.sums[e] / self.contacts[e]
         if self.one is not None:
             row = None if self.histograms is None else self.histograms[e]
             return float(self.one(self.contacts[e], self.sums[e], row))

@@ -43,12 +43,20 @@ class Volume(NamedTuple):
 def checksum(*arrays: np.ndarray) -> str:
     """A hash of the arrays' contents (bytes, in order): equal arrays, equal checksums.
 
+    A zarr array is read slab by slab along its first axis (the same hash as of its
+    numpy copy, without ever holding it whole).
+
     >>> checksum(np.zeros(3)) == checksum(np.zeros(3)) != checksum(np.ones(3))
     True
     """
     h = hashlib.blake2b(digest_size=16)
     for a in arrays:
-        h.update(np.ascontiguousarray(a).view(np.uint8).data)
+        if isinstance(a, np.ndarray) or not hasattr(a, "chunks"):
+            h.update(np.ascontiguousarray(a).view(np.uint8).data)
+            continue
+        step = max(1, a.chunks[0])  # a zarr array: slab by slab, never whole in memory
+        for start in range(0, a.shape[0], step):
+            h.update(np.ascontiguousarray(a[start:start + step]).view(np.uint8).data)
     return h.hexdigest()
 
 

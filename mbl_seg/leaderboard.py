@@ -53,7 +53,7 @@ from . import data, evaluate
 from ._leaderboard_text import (END, HEADER, START, TABLE_NAMES, Row, largest_difference,
                                 machine_note, markdown, markers, read_table, readme_rows,
                                 replace_block, update_readme)
-from .operating_point import H, MIN_SIZE, SCORINGS, THRESHOLDS, choose
+from .operating_point import H, MIN_SIZE, SCORINGS, THRESHOLDS, choose, sweeps
 from .segment import per_section, seeded_watershed, watershed_from_affinities
 
 __all__ = ["Row", "HEADER", "METHODS", "TABLES", "TABLE_NAMES", "markers", "THRESHOLDS",
@@ -302,12 +302,10 @@ def _agglomerate(affs: np.ndarray, voxel_size, scoring: str, threshold: float) -
 
 def _choose(affs: np.ndarray, volume: _Volume, thresholds) -> tuple[str, float]:
     """The scoring and threshold with the lowest VOI total on ``volume`` (as notebook 07)."""
-    from .agglomeration import sweep
     from .segment import fragments
 
     frags = fragments(affs, voxel_size=volume.voxel_size, min_size=MIN_SIZE)
-    return choose({name: sweep(affs, frags, volume.labels, thresholds=thresholds, **options)
-                   for name, options in SCORINGS.items()})
+    return choose(sweeps(affs, frags, volume.labels, thresholds=thresholds))
 
 
 def _score(method: str, segmentation: str, labels, seg, seconds: float, verbose: bool) -> Row:

@@ -32,7 +32,7 @@ from .agglomeration import Sweep, agglomerate, sweep
 from .evaluate import Scores, evaluate
 from .segment import fragments, watershed_from_affinities
 
-__all__ = ["OperatingPoint", "operating_point", "choose", "table", "THRESHOLDS", "MIN_SIZE", "H",
+__all__ = ["OperatingPoint", "operating_point", "sweeps", "choose", "table", "THRESHOLDS", "MIN_SIZE", "H",
            "CRITERIA", "SCORINGS"]
 
 H = 16.0  # nm: the watershed's seed height in notebooks 01-06
@@ -123,8 +123,8 @@ def operating_point(validation_affs: np.ndarray, validation_labels: np.ndarray,
                              f"the same volume, got {affs.shape} and {labels.shape}")
     frags = {name: fragments(affs, voxel_size=voxel_size, min_size=min_size)
              for name, (affs, _) in volumes.items()}
-    on_validation = {name: sweep(validation_affs, frags["validation"], validation_labels,
-                                 thresholds=thresholds, **SCORINGS[name]) for name in scorings}
+    on_validation = sweeps(validation_affs, frags["validation"], validation_labels,
+                           thresholds=thresholds, scorings=scorings)
     scoring, threshold = choose(on_validation, criterion)
     options = SCORINGS[scoring]
     on_test = sweep(test_affs, frags["test"], test_labels, thresholds=thresholds, **options)
@@ -136,6 +136,14 @@ def operating_point(validation_affs: np.ndarray, validation_labels: np.ndarray,
     return OperatingPoint(baseline, scoring, threshold,
                           evaluate(test_labels, segmentation), on_validation[scoring], on_test,
                           segmentation)
+
+
+def sweeps(affs: np.ndarray, fragments: np.ndarray, labels: np.ndarray, *,
+           thresholds: Sequence[float] = THRESHOLDS,
+           scorings: Sequence[str] = tuple(SCORINGS)) -> dict[str, Sweep]:
+    """Each scoring's sweep of one volume's fragments, by name: what :func:`choose` reads."""
+    return {name: sweep(affs, fragments, labels, thresholds=thresholds, **SCORINGS[name])
+            for name in scorings}
 
 
 def choose(sweeps: Mapping[str, Sweep], criterion: str = "voi_total") -> tuple[str, float]:

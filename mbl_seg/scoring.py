@@ -9,7 +9,9 @@ the edge's score; agglomeration merges the lowest score first.
 
 A scoring is any callable ``scoring(contacts, sums, histograms) -> scores``
 over arrays of edges (one row each), with an attribute ``histograms`` (True if
-it reads them; they are then counted, 256 bins over [0, 1]). Two come with the
+it reads them; they are then counted, 256 bins over [0, 1]), and optionally a
+method ``one(contacts, sum, histogram_row)`` that scores a single edge faster
+(the merge loop rescores one pooled edge at a time). Two come with the
 course:
 
 * :class:`Mean`: ``1 - sum / contacts``, the default (``scoring="mean"``);
@@ -51,6 +53,10 @@ class Mean:
 
     def __call__(self, contacts: np.ndarray, sums: np.ndarray, histograms=None) -> np.ndarray:
         return 1.0 - np.asarray(sums, np.float64) / np.maximum(contacts, 1)
+
+    def one(self, contacts: int, total: float, row=None) -> float:
+        """The score of one edge (the merge loop's fast path)."""
+        return 1.0 - total / contacts
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,15 @@ def test_offset_and_voxel_size_may_be_one_number_or_a_0d_array(tmp_path):
                     voxel_size=np.array(8.0), offset=np.float32(-16))
     vol = io.read_volume(tmp_path / "v.zarr", "raw")
     assert vol.voxel_size == (8.0, 8.0, 8.0) and vol.offset == (-16.0, -16.0, -16.0)
+
+
+def test_a_zarr_array_has_the_checksum_of_its_numpy_copy(tmp_path):
+    import zarr
+
+    from mbl_seg.io import checksum
+
+    data = np.random.default_rng(0).integers(0, 256, (13, 20, 20), dtype=np.uint8)
+    array = zarr.create_array(tmp_path / "a.zarr", shape=data.shape, dtype="uint8",
+                              chunks=(4, 8, 8))
+    array[...] = data
+    assert checksum(array) == checksum(data) != checksum(data[::-1])

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_number, as_voxel_size
+from ..io import checksum
 from ._directory import (Run, _check_prerequisites, _check_settings, _prepare_arrays,
                          _record_done, _settings)
 from ._grid import STAGES, BlockGrid
@@ -140,7 +141,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
                          "(4) along every axis")
     directory = Path(directory)
     settings = _settings(network, block, context, min_size, voxel_size, raw.shape,
-                         _checksum(raw), scoring == "quantile")
+                         checksum(raw), scoring == "quantile")
     _network_context(network)  # a wrong network fails here, not in a worker
     settings = _check_settings(directory, settings)
     # repr: the shortest text that reads back as the same number (0.5500001 is not 0.55)
@@ -207,21 +208,6 @@ def _zarr_location(array) -> tuple[str | None, str]:
         return None, ""
     root = getattr(array.store, "root", None)
     return (str(root), array.path) if root is not None else (None, "")
-
-
-def _checksum(raw) -> str:
-    """io.checksum of the volume, read slab by slab for a zarr array (never whole in memory)."""
-    import hashlib
-
-    from ..io import checksum
-
-    if isinstance(raw, np.ndarray):
-        return checksum(raw)
-    h = hashlib.blake2b(digest_size=16)
-    step = max(1, raw.chunks[0])
-    for z in range(0, raw.shape[0], step):
-        h.update(np.ascontiguousarray(raw[z:z + step]).view(np.uint8).data)
-    return h.hexdigest()
 
 
 def _triple(values, name: str, *, positive: bool) -> tuple[int, int, int]:
