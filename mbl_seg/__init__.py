@@ -24,7 +24,7 @@ _SUBMODULES = (
     "agglomeration", "blockwise", "checkpoints", "checks", "cli", "data", "env", "errors",
     "evaluate", "features", "graphdb", "hosted", "io", "leaderboard", "losses", "malis",
     "models", "notebooks", "pipeline", "pixel_classifier", "predict", "rag", "segment",
-    "targets", "torch_targets", "train", "viz", "zendo",
+    "supervoxels", "targets", "torch_targets", "train", "viz", "zendo",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

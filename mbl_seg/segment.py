@@ -30,9 +30,10 @@ from ._validate import (as_affinities, as_boundary_map, as_image, as_number, as_
                         check_channels)
 from .targets import as_offsets, nearest_offsets, offset_slices
 
-__all__ = ["find_seeds", "seeded_watershed", "boundaries_from_affinities",
+__all__ = ["find_seeds", "seeded_watershed", "boundaries_from_affinities",  # noqa: F822
            "watershed_from_affinities", "fragments_from_affinities", "fragments",
            "components_from_affinities", "per_section", "agglomerate", "merge_history"]
+# fragments, fragments_from_affinities: from mbl_seg.supervoxels (``__getattr__`` at the end)
 
 
 def _footprint(radius_nm: float, voxel_size: tuple[float, ...]) -> np.ndarray:
@@ -198,12 +199,18 @@ def watershed_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
                               min_seed_distance: float | None = None,
                               voxel_size: Sequence[float] | None = None,
                               h: float | None = None,
-                              mask: np.ndarray | None = None) -> np.ndarray:
+                              mask: np.ndarray | None = None, cut: float | None = 0.03,
+                              offsets: Sequence[Sequence[int]] | None = None) -> np.ndarray:
     """Segment affinities the simple way: average, threshold, distance transform, watershed.
 
     Voxels whose mean affinity is above ``threshold`` are inside objects;
     seeds are the maxima of their distance to the rest; the watershed floods
-    ``1 - mean affinity`` from them. Arguments as in :func:`seeded_watershed`.
+    ``1 - mean affinity`` from them. The flood of a boundary map gives a voxel at a
+    contact to whichever seed reaches it first, and where the affinities are sharp
+    (a contact seen by one channel only, as in affinities made from labels) that can
+    be the wrong side; so each segment is then split where only edges below ``cut``
+    hold it together, and a piece split off joins the segment its strongest edge at
+    or above ``cut`` leads to. Arguments as in :func:`seeded_watershed`.
 
     Parameters
     ----------
@@ -211,6 +218,12 @@ def watershed_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
         Affinities in [0, 1], 1 = same object, channels first: K is the
         number of offsets. Logits, integers, nan and channel-last arrays are
         refused.
+    cut : float or None, optional
+        Edges of affinity below it say "two objects" (default 0.03: near
+        certain); None: the watershed alone. See :mod:`mbl_seg._cuts`.
+    offsets : list of tuple of int, optional
+        The offset of each channel (needed for the cut if they are not the
+        nearest neighbours, one channel per axis).
 
     Returns
     -------
@@ -225,137 +238,19 @@ def watershed_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
     [[1, 2]]
     """
     threshold = as_number(threshold, "threshold")
-    return seeded_watershed(boundaries_from_affinities(affs), threshold=1.0 - threshold,
-                            min_seed_distance=min_seed_distance, voxel_size=voxel_size, h=h,
-                            mask=mask)
-
-
-def fragments_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
-                              voxel_size: Sequence[float] | None = None,
-                              mask: np.ndarray | None = None) -> np.ndarray:
-    """Fragments (supervoxels) for agglomeration: a watershed with a seed on every maximum.
-
-    Deliberately over-segmented: every local maximum of the distance becomes
-    a seed, so that fragments almost never straddle two neurons; agglomeration
-    (notebooks/07_agglomeration) merges them back.
-
-    Parameters
-    ----------
-    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
-        Affinities in [0, 1], 1 = same object, channels first: K is the
-        number of offsets. Logits, integers, nan and channel-last arrays are
-        refused.
-
-    Returns
-    -------
-    (Z, Y, X) or (Y, X) ndarray of uint64
-    """
-    return watershed_from_affinities(affs, threshold=threshold, voxel_size=voxel_size,
-                                     mask=mask)
-
-
-def fragments(affs: np.ndarray, *, voxel_size: Sequence[float] | None = None,
-              threshold: float = 0.5, min_size: int = 0, sections: bool = False,
-              mask: np.ndarray | None = None, cut: float | None = None) -> np.ndarray:
-    """Fragments (supervoxels) for agglomeration, with a minimum size and per-section option.
-
-    The watershed of :func:`watershed_from_affinities` with a seed on every
-    maximum of the distance transform (no ``h``, no minimum seed distance):
-    deliberately over-segmented, so that a fragment almost never straddles
-    two neurons; agglomeration (:func:`mbl_seg.agglomeration.agglomerate`)
-    merges them back. Fragments smaller than ``min_size`` voxels are given
-    to their neighbours by flooding the boundary map again from the rest.
-
-    Parameters
-    ----------
-    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
-        Affinities in [0, 1], 1 = same object, channels first (the
-        nearest-neighbour channels, or any set: all are averaged).
-    voxel_size : sequence of float, required
-        nm per voxel, (z, y, x): the distance transform is in nm.
-    threshold : float, optional
-        Voxels with a mean affinity above it are inside objects (seed area).
-    min_size : int, optional
-        Fragments with fewer voxels are absorbed by their neighbours (0: keep all).
-    sections : bool, optional
-        Make fragments section by section (for anisotropic data whose sections
-        are far apart); no fragment then spans two sections. Needs 3D ``affs``.
-    mask : ndarray of bool, optional
-        Make fragments only where True; the rest stays 0.
-    cut : float, optional
-        Also split every fragment where only edges of affinity below ``cut`` hold
-        it together (near-certain boundaries the watershed flooded across, as with
-        perfect affinities); see :mod:`mbl_seg._cuts`. None: no split.
-
-    Returns
-    -------
-    (Z, Y, X) or (Y, X) ndarray of uint64
-        Fragment ids 1..N (0 only outside ``mask``).
-
-    Examples
-    --------
-    >>> affs = np.ones((2, 4, 9), np.float32)
-    >>> affs[1, :, 4] = 0  # no x-affinity between columns 3 and 4
-    >>> frags = fragments(affs, voxel_size=(8, 8))
-    >>> np.unique(frags).tolist(), np.unique(frags[:, :4]).tolist(), np.unique(frags[:, 5:]).tolist()
-    ([1, 2], [1], [2])
-    """
     affs = as_affinities(affs)
-    spatial = affs.shape[1:]
-    voxel_size = as_voxel_size(voxel_size, len(spatial))
-    threshold = as_number(threshold, "threshold")
-    min_size = as_number(min_size, "min_size", integer=True, nonnegative=True, unit="voxels")
-    mask = None if mask is None else _as_mask(mask, spatial)
-    boundaries = boundaries_from_affinities(affs)
-    if sections:
-        if len(spatial) != 3:
-            raise ValueError(f"sections=True makes fragments per z-section of a volume: "
-                             f"expected affs (K, Z, Y, X), got shape {affs.shape}")
-        args = () if mask is None else (mask,)
-
-        def one_section(b, *m):
-            return seeded_watershed(b, threshold=1.0 - threshold, voxel_size=voxel_size[1:],
-                                    mask=m[0] if m else None)
-
-        frags = per_section(one_section, boundaries, *args)
-    else:
-        frags = seeded_watershed(boundaries, threshold=1.0 - threshold, voxel_size=voxel_size,
-                                 mask=mask)
-    if min_size > 1:
-        frags = _absorb_small(frags, boundaries, min_size, sections)
     if cut is not None:
-        from ._cuts import split_along_cuts
+        from ._cuts import checked_cut
 
-        cut = as_number(cut, "cut", nonnegative=True)
-        if affs.shape[0] != len(spatial):
-            raise ValueError(f"cut needs the nearest-neighbour affinities, one channel per axis, "
-                             f"got {affs.shape[0]} channels for a {len(spatial)}D volume")
-        if sections:  # in-plane edges only: no fragment may join another section
-            frags = split_along_cuts(frags, affs[1:], cut=cut, min_size=min_size,
-                                     offsets=nearest_offsets(3)[1:])
-        else:
-            frags = split_along_cuts(frags, affs, cut=cut, min_size=min_size)
-    return _consecutive(frags)
+        cut, offsets = checked_cut(affs, cut, offsets)
+    segmentation = seeded_watershed(boundaries_from_affinities(affs), threshold=1.0 - threshold,
+                                    min_seed_distance=min_seed_distance, voxel_size=voxel_size,
+                                    h=h, mask=mask)
+    if cut is None:
+        return segmentation
+    from ._cuts import split_along_cuts
 
-
-def _absorb_small(frags: np.ndarray, boundaries: np.ndarray, min_size: int,
-                  sections: bool) -> np.ndarray:
-    """Give fragments under ``min_size`` voxels to their neighbours (flooding ``boundaries``)."""
-    sizes = np.bincount(frags.ravel().astype(np.int64))
-    small = sizes < min_size
-    small[0] = False
-    if not small.any():
-        return frags
-    markers = np.where(small[frags], 0, frags).astype(np.int64)
-    if sections:
-        # flood within each section only: a 3D flood would let one section's fragment
-        # take voxels of the next, across the gap that per-section fragments respect
-        structure = np.zeros((3, 3, 3), bool)
-        structure[1] = ndimage.generate_binary_structure(2, 1)
-    else:
-        structure = ndimage.generate_binary_structure(frags.ndim, 1)
-    filled = watershed(boundaries, markers=markers, mask=frags > 0, connectivity=structure)
-    return filled.astype(np.uint64)
+    return split_along_cuts(segmentation, affs, cut=cut, offsets=offsets, min_size=None)
 
 
 def _consecutive(labels: np.ndarray) -> np.ndarray:
@@ -462,5 +357,15 @@ def per_section(segment: Callable[..., np.ndarray], stack: np.ndarray, *args: np
     return np.stack(out)
 
 
-# agglomeration lives in its own module (it needs no watershed); the course reaches it here too
+# agglomeration and fragments live in their own modules; the course reaches them here too
 from .agglomeration import agglomerate, merge_history  # noqa: E402
+
+
+def __getattr__(name: str):
+    """``fragments`` and ``fragments_from_affinities``, from :mod:`mbl_seg.supervoxels` (which
+    imports this module, hence on first use)."""
+    if name in ("fragments", "fragments_from_affinities"):
+        from . import supervoxels
+
+        return getattr(supervoxels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

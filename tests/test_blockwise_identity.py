@@ -87,3 +87,12 @@ def test_a_zarr_array_in_memory_is_refused(volumes, tmp_path):
     in_memory = zarr.create_array(zarr.storage.MemoryStore(), shape=a.raw.shape, dtype="uint8")
     with pytest.raises(TypeError, match="folder on disk"):
         blockwise.run(in_memory, tmp_path / "run", voxel_size=a.voxel_size, **SETTINGS)
+
+
+def test_the_fragments_cut_is_part_of_the_run(volumes, tmp_path):
+    """``cut`` changes the stored fragments: a folder made with another cut is refused."""
+    a, _ = volumes
+    folder = tmp_path / "run"
+    blockwise.run(a.raw, folder, voxel_size=a.voxel_size, stages=["predict"], **SETTINGS)
+    with pytest.raises(ValueError, match="cut: 0.03 there, None now"):
+        blockwise.run(a.raw, folder, voxel_size=a.voxel_size, cut=None, **SETTINGS)

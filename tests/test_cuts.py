@@ -11,6 +11,18 @@ from mbl_seg.segment import fragments
 from mbl_seg.targets import affinities, nearest_offsets
 
 
+def _merge_where_affinities_say(labels, frags, affs, offsets=None, cut=0.03):
+    """VOI merge over the voxels that some edge at or above ``cut`` joins to a neighbour: a lone
+    voxel whose affinities are all ~0 (a one-voxel island of a cell, or a membrane voxel
+    labelled background) says nothing about where it belongs."""
+    us, vs, ws = edge_list(affs, offsets)
+    said = np.zeros(labels.size, bool)
+    said[us[ws >= cut]] = True
+    said[vs[ws >= cut]] = True
+    said = said.reshape(labels.shape)
+    return evaluate.voi(np.where(said, labels, 0), np.where(said, frags, 0)).merge
+
+
 def _touching(shape, cells, seed):
     """Voronoi cells that touch everywhere (no background): the hard case for a watershed."""
     rng = np.random.default_rng(seed)
@@ -27,7 +39,8 @@ def test_perfect_affinities_give_fragments_inside_one_object_and_the_truth_after
     affs = affinities(labels).astype(np.float32)
     voxel_size = (8.0,) * len(shape)
     frags = fragments(affs, voxel_size=voxel_size, min_size=20, cut=0.03)
-    assert evaluate.evaluate(labels, frags).voi_merge < 1e-9  # no fragment holds two objects
+    assert _merge_where_affinities_say(labels, frags, affs) < 1e-9  # no fragment holds two objects
+    assert evaluate.evaluate(labels, frags).voi_merge < 0.01  # lone voxels aside
     result = sweep(affs, frags, labels, thresholds=[0.05, 0.3, 0.55, 0.8, 0.95])
     assert (result.voi_total < 0.05).all(), result.voi_total
 
@@ -38,10 +51,10 @@ def test_without_cut_the_watershed_can_straddle_and_with_it_it_does_not():
     for seed in range(6):
         labels = _touching((12, 32, 32), 10, seed)
         affs = affinities(labels).astype(np.float32)
-        plain = fragments(affs, voxel_size=(8.0,) * 3, min_size=20)
-        straddles += evaluate.evaluate(labels, plain).voi_merge > 1e-9
+        plain = fragments(affs, voxel_size=(8.0,) * 3, min_size=20, cut=None)
+        straddles += _merge_where_affinities_say(labels, plain, affs) > 1e-9
         repaired = fragments(affs, voxel_size=(8.0,) * 3, min_size=20, cut=0.03)
-        assert evaluate.evaluate(labels, repaired).voi_merge < 1e-9
+        assert _merge_where_affinities_say(labels, repaired, affs) < 1e-9
     assert straddles  # the case is real, not only guarded against
 
 
@@ -51,8 +64,8 @@ def test_predicted_like_affinities_keep_their_fragments():
     rng = np.random.default_rng(0)
     affs = 0.15 + 0.7 * affinities(labels).astype(np.float32) + 0.1 * rng.random((3, 12, 32, 32))
     affs = affs.astype(np.float32)
-    plain = fragments(affs, voxel_size=(8.0,) * 3, min_size=20)
-    repaired = fragments(affs, voxel_size=(8.0,) * 3, min_size=20, cut=0.03)
+    plain = fragments(affs, voxel_size=(8.0,) * 3, min_size=20, cut=None)
+    repaired = fragments(affs, voxel_size=(8.0,) * 3, min_size=20)  # the cut is on by default
     same = evaluate.voi(plain, repaired)  # the same partition (ids may be numbered anew)
     assert same.split + same.merge < 1e-12
 
@@ -92,5 +105,66 @@ def test_long_range_offsets_and_sections():
     long_range = affinities(labels, offsets).astype(np.float32)
     out = split_along_cuts(labels, long_range, cut=0.03, offsets=offsets)
     assert evaluate.evaluate(labels, out).voi_total < 1e-9  # the truth is left as it is
-    with pytest.raises(ValueError, match="one channel per axis"):
-        fragments(long_range, voxel_size=(8.0,) * 3, cut=0.03)
+    with pytest.raises(ValueError, match="offset of each channel: got 5 channels for a 3D"):
+        fragments(long_range, voxel_size=(8.0,) * 3)
+    with pytest.raises(ValueError, match="one offset per affinity channel: 5 channels, 3"):
+        fragments(long_range, voxel_size=(8.0,) * 3, offsets=nearest_offsets(3))
+    assert fragments(long_range, voxel_size=(8.0,) * 3, cut=None).max() > 0  # no cut: no offsets
+
+
+@pytest.mark.parametrize("shape,cells", [((40, 40), 10), ((10, 28, 28), 8)])
+@pytest.mark.parametrize("seed", range(3))
+def test_long_range_offsets_give_fragments_inside_one_object(shape, cells, seed):
+    labels = _touching(shape, cells, seed)
+    ndim = len(shape)
+    offsets = nearest_offsets(ndim) + [tuple(-3 if i == j else 0 for j in range(ndim))
+                                       for i in range(ndim)]
+    affs = affinities(labels, offsets).astype(np.float32)
+    frags = fragments(affs, voxel_size=(8.0,) * ndim, min_size=20, offsets=offsets)
+    assert _merge_where_affinities_say(labels, frags, affs, offsets) < 1e-9
+    result = sweep(affs, frags, labels, thresholds=[0.05, 0.5, 0.95], offsets=offsets)
+    assert (result.voi_total < 0.05).all(), result.voi_total
+
+
+def test_small_pieces_stay_only_where_near_certain_cuts_separate_them():
+    """min_size's contract with the cut: a fragment under min_size voxels has no edge at or
+    above the cut to any other fragment (joining it would merge two objects)."""
+    for seed in range(4):
+        labels = _touching((6, 30, 30), 10, seed)
+        affs = affinities(labels).astype(np.float32)
+        frags = fragments(affs, voxel_size=(40.0, 4.0, 4.0), sections=True, min_size=20)
+        sizes = np.bincount(frags.ravel().astype(np.int64))
+        us, vs, ws = edge_list(affs[1:], nearest_offsets(3)[1:])  # in-plane edges
+        f = frags.ravel()
+        joined = (ws >= 0.03) & (f[us] != f[vs])
+        small = sizes < 20
+        assert not (small[f[us][joined]] | small[f[vs][joined]]).any()
+
+
+def test_membranes_labelled_background_never_join_two_cells():
+    """Labels with a membrane of 0 between cells: every membrane voxel's affinities are 0, so no
+    affinity says where it belongs; it is a fragment of its own, never a bridge."""
+    from mbl_seg.targets import boundaries
+
+    labels = _touching((12, 32, 32), 8, 3)
+    labels[boundaries(labels, voxel_size=(1, 1, 1)) > 0] = 0
+    affs = affinities(labels).astype(np.float32)
+    frags = fragments(affs, voxel_size=(8.0,) * 3, min_size=20)
+    for f in np.unique(frags):
+        assert len(np.unique(labels[frags == f])) == 1  # one cell, or membrane voxels only
+    result = sweep(affs, frags, labels, thresholds=[0.05, 0.5, 0.95])
+    assert (result.voi_total < 0.05).all(), result.voi_total
+
+
+def test_watershed_from_affinities_sends_a_misplaced_piece_to_its_side():
+    """Two objects touching along a line: the flood may give the contact column to the wrong
+    seed; the cut sends it back, so there are two segments, equal to the truth."""
+    from mbl_seg.segment import watershed_from_affinities
+
+    labels = np.ones((30, 40), np.uint64)
+    labels[:, 20:] = 2
+    affs = affinities(labels)
+    plain = watershed_from_affinities(affs, min_seed_distance=5, voxel_size=(8, 8), cut=None)
+    seg = watershed_from_affinities(affs, min_seed_distance=5, voxel_size=(8, 8))
+    assert evaluate.voi(labels, plain).merge > 0.01  # the reproducer: a misplaced column
+    assert evaluate.voi(labels, seg).split + evaluate.voi(labels, seg).merge < 1e-12

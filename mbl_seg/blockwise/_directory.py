@@ -49,10 +49,11 @@ class Run(NamedTuple):
 
 
 
-def _settings(network: str, block_shape, context, min_size: int, voxel_size, shape,
-              checksum: str, histograms: bool) -> dict:
+def _settings(network: str, block_shape, context, min_size: int, cut: float | None, voxel_size,
+              shape, checksum: str, histograms: bool) -> dict:
     return {"network": network, "block_shape": list(block_shape), "context": list(context),
-            "min_size": min_size, "voxel_size": list(voxel_size), "shape": list(shape),
+            "min_size": min_size, "cut": cut, "voxel_size": list(voxel_size),
+            "shape": list(shape),
             "raw_checksum": checksum, "edge_histograms": histograms}
 
 

@@ -62,8 +62,8 @@ def _tasks(job: _Job, stages: Sequence[str], workers: int, directory: Path, prog
 
 def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         network: str = "05_affs3d_fly", block_shape: Sequence[int] = (32, 128, 128),
-        context: Sequence[int] = (8, 16, 16), min_size: int = 100, threshold: float = 0.55,
-        scoring: str = "mean", quantile: float = 0.5, workers: int = 2,
+        context: Sequence[int] = (8, 16, 16), min_size: int = 100, cut: float | None = 0.03,
+        threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5, workers: int = 2,
         stages: Sequence[str] = STAGES,
         device: str | None = None, progress: bool = True, multiprocessing: bool = True,
         host: str = HOST) -> Run:
@@ -88,8 +88,9 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         Voxels each block writes; a multiple of the network's pooling step (4).
     context : sequence of 3 int
         Voxels of affinities read around a block to make its fragments.
-    min_size : int
-        Smallest fragment (voxels) within a block.
+    min_size, cut : int, float or None
+        Smallest fragment (voxels) within a block, and where a fragment is split
+        (as :func:`mbl_seg.segment.fragments`).
     threshold, scoring, quantile :
         The agglomeration's (as :func:`mbl_seg.agglomeration.agglomerate`; e.g.
         ``**mbl_seg.operating_point.SCORINGS["median"]``). Each has its own
@@ -124,6 +125,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     block = _triple(block_shape, "block_shape", positive=True)
     context = _triple(context, "context", positive=False)
     min_size = as_number(min_size, "min_size", integer=True, nonnegative=True, unit="voxels")
+    cut = None if cut is None else as_number(cut, "cut", nonnegative=True)
     threshold = as_number(threshold, "threshold", nonnegative=True)
     workers = as_number(workers, "workers", integer=True, positive=True)
     if scoring not in ("mean", "quantile"):
@@ -140,7 +142,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         raise ValueError(f"block_shape {block} must be a multiple of the network's pooling step "
                          "(4) along every axis")
     directory = Path(directory)
-    settings = _settings(network, block, context, min_size, voxel_size, raw.shape,
+    settings = _settings(network, block, context, min_size, cut, voxel_size, raw.shape,
                          checksum(raw), scoring == "quantile")
     _network_context(network)  # a wrong network fails here, not in a worker
     settings = _check_settings(directory, settings)
@@ -153,8 +155,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     number = log.start_run(",".join(stages))
     threads = max(1, (os.cpu_count() or 1) // workers) if multiprocessing else 0
     job = _Job(str(directory.resolve()), source, network, BlockGrid(raw.shape, block), context,
-               min_size,
-               voxel_size, threshold, name, segmentation, scoring, quantile,
+               min_size, cut, voxel_size, threshold, name, segmentation, scoring, quantile,
                settings["edge_histograms"], number, device,
                threads or (os.cpu_count() or 1))
     daisy.logging.set_log_basedir(directory / "logs")
@@ -219,7 +220,7 @@ def _triple(values, name: str, *, positive: bool) -> tuple[int, int, int]:
 
 def single_process(raw: np.ndarray, *, voxel_size: Sequence[float],
                    network: str = "05_affs3d_fly", min_size: int = 100,
-                   threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5,
+                   cut: float | None = 0.03, threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5,
                    device: str | None = None) -> dict[str, np.ndarray]:
     """The same pipeline on the whole volume in this process: what :func:`run` is compared to.
 
@@ -235,6 +236,6 @@ def single_process(raw: np.ndarray, *, voxel_size: Sequence[float],
         raw = np.asarray(raw[...])
     voxel_size = as_voxel_size(voxel_size, 3)
     affs = predict_blocks(_load_network(network), raw, device=device, progress=False)
-    frags = fragments(affs, voxel_size=voxel_size, min_size=min_size)
+    frags = fragments(affs, voxel_size=voxel_size, min_size=min_size, cut=cut)
     seg = next(agglomerate(affs, frags, thresholds=[threshold], scoring=scoring, quantile=quantile))
     return {"affs": affs, "fragments": frags, "segmentation": seg}

@@ -26,6 +26,7 @@ class _Job(NamedTuple):
     grid: BlockGrid
     context: tuple[int, ...]
     min_size: int
+    cut: float | None
     voxel_size: tuple[float, ...]
     threshold: float
     lookup: str
@@ -73,7 +74,7 @@ class _Stage:
         group = _group(job.directory)
         read = _grow(write, job.context, job.context, job.grid.shape)
         affs = np.asarray(group["affs"][(slice(None), *read)])
-        frags = fragments(affs, voxel_size=job.voxel_size, min_size=job.min_size)
+        frags = fragments(affs, voxel_size=job.voxel_size, min_size=job.min_size, cut=job.cut)
         inner = frags[tuple(slice(w.start - r.start, w.stop - r.start)
                             for w, r in zip(write, read))]
         # the block's fragments renumbered 1..n above its id stride; 0 (no fragment) stays 0
