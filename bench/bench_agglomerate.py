@@ -1,4 +1,4 @@
-"""Benchmark: hierarchical agglomeration, ours (numpy + a Python heap) against waterz (C++).
+"""Benchmark: hierarchical agglomeration, ours (numpy + numba) against waterz (C++).
 
 Run:  .venv/bin/python bench/bench_agglomerate.py [--rounds 3] [--affs PATH.npy --labels PATH.npy]
 
@@ -12,14 +12,19 @@ segmentations are scored against the volume's labels.
 1. **Mean affinity scoring** (the default of both): wall time of
    ``mbl_seg.segment.agglomerate`` and ``waterz.agglomerate(affs, thresholds,
    fragments=...)`` on the same input, best of ``--rounds``, in one process,
-   one after the other; VOI split / merge of both at every threshold. Target:
-   ours at most 2x waterz's time at equal or better VOI.
+   one after the other; VOI split / merge of both at every threshold, and
+   whether the two give the same segments. Target: ours at most waterz's time
+   (ratio <= 1.0) at the same segments. waterz yields one buffer that it
+   overwrites at the next threshold, so its segmentations are copied (as a user
+   must, to keep them); ours yields a new array per threshold, copied by no one.
 2. **Median scoring**: ours (the quantile over every contact of an edge, from
    256-bin histograms) next to waterz's ``HistogramQuantileAffinity`` twice: as
    waterz starts it by default (each initial edge keeps only its *highest*
    contact affinity, ``InitWithMax``) and with that switched off, which is the
-   definition we use. Needs a C++ compiler for waterz to build those scoring
-   functions on first use.
+   definition we use. Target: ours at most 1.3x waterz's time (every contact).
+   Quantile scores are bin centres, so many edges tie, and the two break ties
+   in different orders: the segments differ a little (printed). Needs a C++
+   compiler for waterz to build those scoring functions on first use.
 
 waterz is a benchmark oracle only (``pip install waterz==0.10.1``); the library
 does not use it. Without it, only our times and scores are printed.
@@ -39,7 +44,8 @@ from mbl_seg import evaluate
 from mbl_seg.segment import agglomerate, fragments
 
 THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
-TARGET = 2.0  # ours / waterz wall time
+TARGET = 1.0  # ours / waterz wall time, mean scoring
+QUANTILE_TARGET = 1.3  # the same, median scoring (every contact)
 QUANTILE_SCORING = "OneMinus<HistogramQuantileAffinity<RegionGraphType, 50, ScoreValue, 256{}>>"
 
 
@@ -115,7 +121,7 @@ def main() -> None:
     print(f"thresholds {THRESHOLDS}; best of {args.rounds} rounds\n")
 
     def ours(**options):
-        return [s.copy() for s in agglomerate(affs, frags, thresholds=THRESHOLDS, **options)]
+        return list(agglomerate(affs, frags, thresholds=THRESHOLDS, **options))  # new arrays
 
     try:
         import waterz
@@ -132,14 +138,14 @@ def main() -> None:
     print("1. mean affinity scoring")
     ours_time, ours_segs = best_time(ours, args.rounds)
     ours_voi = scores(labels, ours_segs)
-    lines = [f"  {'ours (numpy + heapq)':<34} {ours_time:6.2f} s"]
+    lines = [f"  {'ours (numpy + numba)':<34} {ours_time:6.2f} s"]
     if waterz is not None:
         theirs()  # first call loads (or builds) the C++ module: not timed
         their_time, their_segs = best_time(theirs, args.rounds)
         their_voi = scores(labels, their_segs)
         ratio = ours_time / their_time
         lines.append(f"  {'waterz 0.10 (C++)':<34} {their_time:6.2f} s")
-        lines.append(f"  ratio ours / waterz {ratio:.2f}  target <= {TARGET:.0f}: "
+        lines.append(f"  ratio ours / waterz {ratio:.2f}  target <= {TARGET:.1f}: "
                      f"{'met' if ratio <= TARGET else 'MISSED'}")
     print("\n".join(lines))
     print("  threshold  segments  ours: split  merge  total" +
@@ -181,6 +187,11 @@ def main() -> None:
               f"{THRESHOLDS[best]}; largest VOI to ours {apart:.3f}")
     print("  (quantile scores are bin centres, so many edges tie; waterz and we break ties in "
           "different orders)")
+    every = [row for row in rows if row[0] == "waterz, every contact"]
+    if every:
+        ratio = q_time / every[0][1]
+        print(f"  ratio ours / waterz (every contact) {ratio:.2f}  target <= "
+              f"{QUANTILE_TARGET:.1f}: {'met' if ratio <= QUANTILE_TARGET else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ it, so one run gives the whole split/merge curve (as waterz does).
 
 The merges are those of waterz's mean-affinity agglomeration (the same
 segmentations on the course volumes); the work is numpy passes over the
-volume plus a Python heap over the graph's edges, within 2x waterz's C++ time
-(``bench/bench_agglomerate.py``).
+volume plus a merge loop over the graph's edges, compiled with numba for the
+mean and quantile scorings (:mod:`mbl_seg._merge_loop`) and in Python for a
+scoring of one's own (``bench/bench_agglomerate.py`` compares with waterz).
 
 A threshold ``t`` merges while the lowest score is below ``t``; ``t = 0`` gives
 the fragments back, and ``t >= 1`` merges every connected set of fragments.
@@ -32,7 +33,7 @@ import numpy as np
 from ._validate import as_labels, as_number, same_shape
 from .evaluate import Table, arand_from_table, contingency_table, voi_from_table
 from .rag import BINS, RegionGraph, _graph, checked_inputs, dense_ids
-from .scoring import as_scoring
+from .scoring import Mean, Quantile, as_scoring
 
 __all__ = ["MergeHistory", "Sweep", "agglomerate", "agglomerate_graph", "merge_history", "sweep"]
 
@@ -89,10 +90,11 @@ def agglomerate(affs: np.ndarray, fragments: np.ndarray, *, thresholds: Sequence
 
 def _segmentations(merger: _Merger, dense: np.ndarray, thresholds: list[float]
                    ) -> Iterator[np.ndarray]:
+    from ._merge_loop import relabel_volume
+
     for threshold in thresholds:
         merger.merge_below(threshold)
-        # np.take without bounds checks: dense only holds indices into ids (5x faster)
-        yield np.take(merger.relabel(), dense, mode="clip")
+        yield relabel_volume(merger.relabel(), dense)
 
 
 def agglomerate_graph(graph: RegionGraph, *, thresholds: Sequence[float], scoring: str = "mean",
@@ -139,8 +141,7 @@ def agglomerate_graph(graph: RegionGraph, *, thresholds: Sequence[float], scorin
     if not ids.size:  # nothing to merge: an empty table per threshold
         empty = np.zeros(0, np.uint64)
         return iter([(empty, empty.copy()) for _ in thresholds])
-    merger = _Merger(graph, ids, scoring)
-    return _tables(merger, thresholds)
+    return _tables(_merger(graph, ids, scoring), thresholds)
 
 
 def _tables(merger: _Merger, thresholds: list[float]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -260,7 +261,16 @@ def _start(affs, fragments, scoring, quantile, offsets) -> tuple[_Merger, np.nda
     affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
     ids, dense = dense_ids(fragments)
     graph = _graph(affs, ids, dense, offsets, BINS if scoring.histograms else None)
-    return _Merger(graph, ids, scoring), ids, dense
+    return _merger(graph, ids, scoring), ids, dense
+
+
+def _merger(graph: RegionGraph, ids: np.ndarray, scoring):
+    """The compiled merge loop for the built-in scorings, the Python one for any other."""
+    if type(scoring) in (Mean, Quantile):
+        from ._merge_loop import CompiledMerger
+
+        return CompiledMerger(graph, ids, scoring)
+    return _Merger(graph, ids, scoring)
 
 
 def _as_thresholds(thresholds) -> list[float]:

@@ -20,11 +20,10 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy import sparse
 
 from ._validate import as_affinities, as_labels, as_number
 from .evaluate import contingency_table
-from .targets import as_offsets, nearest_offsets, offset_slices
+from .targets import as_offsets, nearest_offsets
 
 __all__ = ["RegionGraph", "combine", "dense_ids", "edge_quantile", "region_graph", "same_object"]
 
@@ -214,12 +213,10 @@ def dense_ids(fragments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     top = int(fragments.max(initial=0))
     if top <= 4 * fragments.size + 1024:
-        present = np.zeros(top + 1, bool)
-        present[fragments.ravel()] = True
-        ids = np.flatnonzero(present).astype(np.uint64)
-        lut = np.cumsum(present).astype(np.intp) - 1
-        # np.take without bounds checks: every id is in the table (several times faster)
-        return ids, np.take(lut, fragments.astype(np.intp, copy=False), mode="clip")
+        from ._rag_kernels import dense_index  # compiled: three passes, no temporary volumes
+
+        present, dense = dense_index(np.ascontiguousarray(fragments))
+        return np.flatnonzero(present).astype(np.uint64), dense
     ids, dense = np.unique(fragments, return_inverse=True)
     return ids, dense.reshape(fragments.shape).astype(np.intp, copy=False)
 
@@ -227,45 +224,13 @@ def dense_ids(fragments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _graph(affs: np.ndarray, ids: np.ndarray, dense: np.ndarray,
            offsets: list[tuple[int, ...]], bins: int | None) -> RegionGraph:
     """The graph from checked inputs; ``dense`` indexes ``ids``; no histograms if ``bins`` is None."""
+    from ._rag_kernels import graph_arrays
+
     n = len(ids)
     background = np.flatnonzero(ids == 0)  # index 0 if the volume has background, else none
-    lows, highs, values = [], [], []
-    flat = dense.ravel()
-    steps = np.array(dense.strides) // dense.itemsize
-    differs = np.empty(dense.shape, bool)
-    for k, offset in enumerate(offsets):
-        a, b = offset_slices(dense.shape, offset)
-        # where voxel i (in the a-slice) and its partner i + offset are in different fragments;
-        # then flat positions and integer indexing, much faster than boolean masks of views
-        differs[...] = False
-        np.not_equal(dense[a], dense[b], out=differs[a])
-        if len(background):
-            differs[a] &= (dense[a] != background[0]) & (dense[b] != background[0])
-        where = np.flatnonzero(differs)
-        u, v = flat[where], flat[where + int(np.dot(offset, steps))]
-        lows.append(np.minimum(u, v))
-        highs.append(np.maximum(u, v))
-        values.append(np.ravel(affs[k])[where])
-    low, high = np.concatenate(lows).astype(np.int64), np.concatenate(highs).astype(np.int64)
-    values = np.concatenate(values).astype(np.float64)
-    # a sparse (n, n) matrix sums the contacts of each pair row by row, in linear time (no
-    # sort of every contact): complex entries 1 + i * affinity count them (real part) and
-    # sum their affinities (imaginary part) at once; no sum is 0, so none is dropped
-    summed = sparse.csr_matrix((1.0 + 1j * values, (low, high)), shape=(n, n))
-    summed.sum_duplicates()
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(summed.indptr))
-    pairs = rows * n + summed.indices
-    contacts = np.rint(summed.data.real).astype(np.int64)
-    total = summed.data.imag.copy()
-    count = len(pairs)
-    histogram = None
-    if bins is not None:
-        edge = np.searchsorted(pairs, low * n + high)  # each contact's pair
-        slot = np.minimum((values * bins).astype(np.int64), bins - 1)
-        histogram = np.bincount(edge * bins + slot,
-                                minlength=count * bins).reshape(count, bins).astype(np.int32)
+    pairs, contacts, total, histogram, voxels = graph_arrays(
+        affs, dense, offsets, n, int(background[0]) if len(background) else -1, bins)
     edges = np.stack([ids[pairs // n], ids[pairs % n]], axis=1).astype(np.uint64)
-    voxels = np.bincount(dense.ravel(), minlength=n)
     sizes = {int(i): int(c) for i, c in zip(ids.tolist(), voxels.tolist()) if i != 0}
     return RegionGraph(edges, contacts, total, histogram, sizes)
 
