@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS edges (
     block INTEGER NOT NULL, u INTEGER NOT NULL, v INTEGER NOT NULL,
     contacts INTEGER NOT NULL, affinity_sum REAL NOT NULL, histogram BLOB,
     PRIMARY KEY (block, u, v));
+CREATE TABLE IF NOT EXISTS merge_scores (
+    scoring TEXT NOT NULL, block INTEGER NOT NULL, u INTEGER NOT NULL, v INTEGER NOT NULL,
+    score REAL NOT NULL, PRIMARY KEY (scoring, block, u, v));
 """
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -152,3 +155,36 @@ class GraphDB:
         part = RegionGraph(np.stack([np.array(u, np.uint64), np.array(v, np.uint64)], axis=1),
                            np.array(c, np.int64), np.array(s, np.float64), hist, sizes)
         return combine([part])
+
+    # -- merge scores (agglomeration per block) ------------------------------------------
+
+    def write_scores(self, scoring: str, block: int, edges: np.ndarray, scores: np.ndarray
+                     ) -> None:
+        """Store (replace) the merge scores that block ``block`` found with ``scoring``."""
+        block = as_number(block, "block", integer=True, nonnegative=True)
+        edges = np.asarray(edges, np.uint64).reshape(-1, 2)
+        scores = np.asarray(scores, np.float64)
+        if len(scores) != len(edges):
+            raise ValueError(f"one score per edge: {len(edges)} edges, {len(scores)} scores")
+        rows = [(scoring, block, int(u), int(v), float(x))
+                for (u, v), x in zip(edges.tolist(), scores.tolist())]
+        with self._connect() as db:
+            db.execute("DELETE FROM merge_scores WHERE scoring = ? AND block = ?",
+                       (scoring, block))
+            db.executemany("INSERT INTO merge_scores VALUES (?, ?, ?, ?, ?)", rows)
+
+    def read_scores(self, scoring: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored merge score of ``scoring``: (u, v, score) arrays."""
+        with self._connect() as db:
+            rows = db.execute("SELECT u, v, score FROM merge_scores WHERE scoring = ?",
+                              (scoring,)).fetchall()
+        if not rows:
+            return np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0)
+        u, v, score = zip(*rows)
+        return np.array(u, np.uint64), np.array(v, np.uint64), np.array(score, np.float64)
+
+    def fragment_ids(self) -> np.ndarray:
+        """Every fragment id some block stored, sorted."""
+        with self._connect() as db:
+            ids = [i for (i,) in db.execute("SELECT DISTINCT id FROM nodes ORDER BY id")]
+        return np.array(ids, np.uint64)

@@ -15,7 +15,10 @@ cluster, can share the work:
    counted once) and stores them in one SQLite file (:mod:`mbl_seg.graphdb`);
 4. ``agglomerate``: one block, the whole graph: notebook 07's agglomeration
    (:func:`mbl_seg.agglomeration.agglomerate_graph`) gives a
-   fragment-to-segment table;
+   fragment-to-segment table; or, with ``agglomeration="blocks"``, as runs over
+   whole brains do: ``scores`` agglomerates each block with context and stores
+   the merge score of every edge it owns, and ``segments`` (one block) joins the
+   fragments of every edge scored below the threshold (``_agglomerate``);
 5. ``relabel``: each block of fragments through the table into the
    segmentation.
 
@@ -29,8 +32,9 @@ what was there). The daisy server listens on 127.0.0.1 only.
 
 The package's parts: ``_grid`` (the blocks), ``_directory`` (the run
 directory, its settings and results), ``_stages`` (the work of one block per
-step), ``_runner`` (daisy's tasks, :func:`run`, :func:`single_process`) and
-``_log`` (the run's record) and ``_report`` (:func:`throughput`).
+step), ``_agglomerate`` (merge scores per block, the global threshold),
+``_runner`` (daisy's tasks, :func:`run`, :func:`single_process`), ``_log`` (the
+run's record) and ``_report`` (:func:`throughput`).
 
 Used in: notebooks/08_scaling_up.
 """

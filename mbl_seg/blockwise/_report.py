@@ -10,13 +10,18 @@ from ._log import BlockRecord
 
 
 class Throughput(NamedTuple):
-    """One task's figures: voxels per second of wall time, and per worker of its busy time."""
+    """One task's figures: voxels per second of wall time, and per worker of its busy time.
+
+    ``peak_rss``: the largest peak resident memory (bytes) of the processes that did its
+    blocks (each worker process's own peak, imports included).
+    """
 
     task: str
     blocks: int
     voxels: int
     wall_s: float
     per_worker: dict  # worker -> (blocks, busy seconds, voxels per busy second)
+    peak_rss: int = 0
 
     @property
     def voxels_per_s(self) -> float:
@@ -30,7 +35,8 @@ def throughput(records: Sequence[BlockRecord]) -> list[Throughput]:
     a worker's busy time is the sum of its blocks' times.
     """
     rows = []
-    order = {s: i for i, s in enumerate(STAGES)}
+    steps = (*STAGES[:4], "scores", "segments", *STAGES[4:])  # agglomeration="blocks": 2 tasks
+    order = {s: i for i, s in enumerate(steps)}
     tasks = sorted({r.task for r in records}, key=lambda t: (order.get(t, 99), t))
     for task in tasks:
         mine = [r for r in records if r.task == task]
@@ -41,5 +47,6 @@ def throughput(records: Sequence[BlockRecord]) -> list[Throughput]:
         per_worker = {w: (n, busy, vox / busy if busy > 0 else float("nan"))
                       for w, (n, busy, vox) in sorted(workers.items())}
         wall = max(r.stop for r in mine) - min(r.start for r in mine)
-        rows.append(Throughput(task, len(mine), sum(r.voxels for r in mine), wall, per_worker))
+        rows.append(Throughput(task, len(mine), sum(r.voxels for r in mine), wall, per_worker,
+                               max(r.peak_rss for r in mine)))
     return rows

@@ -38,32 +38,39 @@ def _tasks(job: _Job, stages: Sequence[str], workers: int, directory: Path, prog
                           max_retries=2, timeout=3600,
                           tracking_path=str(directory / "done" / task_id))
 
+    def whole(name, task_id):  # one block: the whole volume, one worker
+        return daisy.Task(task_id, total_roi=volume, read_roi=volume, write_roi=volume,
+                          process_function=_Stage(job, name), read_write_conflict=False,
+                          max_workers=1, max_retries=1, timeout=24 * 3600,
+                          tracking_path=str(directory / "done" / task_id))
+
     half = tuple(c // 2 for c in _network_context(job.network))
     made = {
-        "predict": lambda: task("predict", "predict", half, half),
-        "fragments": lambda: task("fragments", "fragments", job.context, job.context),
+        "predict": lambda: [task("predict", "predict", half, half)],
+        "fragments": lambda: [task("fragments", "fragments", job.context, job.context)],
         # edges read one voxel before their block; the task declares one voxel on both sides
         # (daisy 2.0 never schedules some blocks of a task whose read ROI sticks out on one
         # side only: seen here, and a test would catch it)
-        "edges": lambda: task("edges", "edges", (1, 1, 1), (1, 1, 1)),
-        "agglomerate": lambda: daisy.Task(
-            f"agglomerate_{job.lookup}", total_roi=volume, read_roi=volume, write_roi=volume,
-            process_function=_Stage(job, "agglomerate"), read_write_conflict=False,
-            max_workers=1, max_retries=1, timeout=24 * 3600,
-            tracking_path=str(directory / "done" / f"agglomerate_{job.lookup}")),
-        "relabel": lambda: task("relabel", f"relabel_{job.lookup}", zero, zero),
+        "edges": lambda: [task("edges", "edges", (1, 1, 1), (1, 1, 1))],
+        "agglomerate": lambda: [whole("agglomerate", f"agglomerate_{job.lookup}")],
+        "relabel": lambda: [task("relabel", f"relabel_{job.lookup}", zero, zero)],
     }
+    if job.agglomeration == "blocks":  # merge scores per block, then one global threshold
+        made["agglomerate"] = lambda: [
+            task("scores", f"scores_{job.scores}", job.context, job.context),
+            whole("segments", f"segments_{job.lookup}")]
     pipeline = None
     for name in stages:
-        t = made[name]()
-        pipeline = daisy.Pipeline.from_task(t) if pipeline is None else pipeline + t
+        for t in made[name]():
+            pipeline = daisy.Pipeline.from_task(t) if pipeline is None else pipeline + t
     return pipeline
 
 
 def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         network: str = "05_affs3d_fly", block_shape: Sequence[int] = (32, 128, 128),
         context: Sequence[int] = (8, 16, 16), min_size: int = 100, cut: float | None = 0.03,
-        threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5, workers: int = 2,
+        threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5,
+        agglomeration: str = "graph", workers: int = 2,
         stages: Sequence[str] = STAGES,
         device: str | None = None, progress: bool = True, multiprocessing: bool = True,
         host: str = HOST) -> Run:
@@ -96,6 +103,13 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         ``**mbl_seg.operating_point.SCORINGS["median"]``). Each has its own
         segmentation array, ``segmentation_<scoring>_<threshold>``; changing them
         redoes only the last two steps.
+    agglomeration : "graph" or "blocks"
+        "graph": one step agglomerates the whole graph (notebook 07's
+        agglomeration, exactly). "blocks": as large runs do, each block is
+        agglomerated with ``context`` around it and stores the score at which
+        each of its edges was merged; one global step then joins the fragments
+        of every edge scored below ``threshold`` (:mod:`._agglomerate`). Its
+        segmentations are named ``segmentation_blocks_...``.
     workers : int
         Worker processes per step.
     stages : sequence of str
@@ -130,6 +144,9 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     workers = as_number(workers, "workers", integer=True, positive=True)
     if scoring not in ("mean", "quantile"):
         raise ValueError(f"scoring must be 'mean' or 'quantile', got {scoring!r}")
+    if agglomeration not in ("graph", "blocks"):
+        raise ValueError(f"agglomeration must be 'graph' (the whole graph at once) or 'blocks' "
+                         f"(per block, then a global threshold), got {agglomeration!r}")
     quantile = as_number(quantile, "quantile", nonnegative=True)
     if quantile > 1:
         raise ValueError(f"quantile must lie in [0, 1], got {quantile}")
@@ -147,7 +164,8 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     _network_context(network)  # a wrong network fails here, not in a worker
     settings = _check_settings(directory, settings)
     # repr: the shortest text that reads back as the same number (0.5500001 is not 0.55)
-    name = (f"mean_{threshold!r}" if scoring == "mean" else f"q{quantile!r}_{threshold!r}")
+    scores = "mean" if scoring == "mean" else f"q{quantile!r}"
+    name = ("blocks_" if agglomeration == "blocks" else "") + f"{scores}_{threshold!r}"
     segmentation = f"segmentation_{name}"
     _prepare_arrays(directory, raw, voxel_size, block, segmentation)
     log = RunLog(directory / "run.sqlite")
@@ -156,7 +174,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     threads = max(1, (os.cpu_count() or 1) // workers) if multiprocessing else 0
     job = _Job(str(directory.resolve()), source, network, BlockGrid(raw.shape, block), context,
                min_size, cut, voxel_size, threshold, name, segmentation, scoring, quantile,
-               settings["edge_histograms"], number, device,
+               settings["edge_histograms"], agglomeration, scores, number, device,
                threads or (os.cpu_count() or 1))
     daisy.logging.set_log_basedir(directory / "logs")
     started = time.perf_counter()
@@ -220,7 +238,8 @@ def _triple(values, name: str, *, positive: bool) -> tuple[int, int, int]:
 
 def single_process(raw: np.ndarray, *, voxel_size: Sequence[float],
                    network: str = "05_affs3d_fly", min_size: int = 100,
-                   cut: float | None = 0.03, threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5,
+                   cut: float | None = 0.03, threshold: float = 0.55, scoring: str = "mean",
+                   quantile: float = 0.5,
                    device: str | None = None) -> dict[str, np.ndarray]:
     """The same pipeline on the whole volume in this process: what :func:`run` is compared to.
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..graphdb import GraphDB
 from ._grid import BlockGrid
-from ._log import BlockRecord, RunLog
+from ._log import BlockRecord, RunLog, peak_rss
 
 # per process, for one run only (cleared when a run starts and ends): the network, open
 # arrays, lookup tables; daisy's workers are processes of their own, started per task
@@ -34,6 +34,8 @@ class _Job(NamedTuple):
     scoring: str
     quantile: float
     histograms: bool
+    agglomeration: str  # "graph": the whole graph in one step; "blocks": per block, then global
+    scores: str  # the scoring's name for the merge scores of "blocks" ("mean", "q0.5")
     run: int
     device: str | None
     threads: int
@@ -57,9 +59,10 @@ class _Stage:
         index = job.grid.index([s.start for s in write])
         voxels = getattr(self, "_" + self.stage)(write, index)
         RunLog(Path(job.directory) / "run.sqlite").log_block(BlockRecord(
-            job.run, self.stage, index, _worker_id(), os.getpid(), start, time.time(), voxels))
+            job.run, self.stage, index, _worker_id(), os.getpid(), start, time.time(), voxels,
+            peak_rss()))
 
-    # -- the five steps --
+    # -- the steps --
 
     def _predict(self, write, index) -> int:
         predictor = _predictor(self.job)
@@ -116,6 +119,39 @@ class _Stage:
         _, segments = np.unique(smallest, return_inverse=True)  # segments 1..N
         RunLog(Path(job.directory) / "run.sqlite").write_lookup(
             job.lookup, ids, segments.ravel().astype(np.uint64) + 1)
+        return len(ids)
+
+    def _scores(self, write, index) -> int:
+        """Agglomerate the block with context; store the merge score of each edge it owns."""
+        from ..agglomeration import merge_history
+        from ..rag import region_graph
+        from ._agglomerate import join_scores
+
+        job = self.job
+        group = _group(job.directory)
+        read = _grow(write, job.context, job.context, job.grid.shape)
+        frags = np.asarray(group["fragments"][read])
+        affs = np.asarray(group["affs"][(slice(None), *read)])
+        history = merge_history(affs, frags, scoring=job.scoring, quantile=job.quantile)
+        edges = region_graph(affs, frags, bins=None).edges
+        # each edge belongs to the block of its smaller fragment (ids carry their block)
+        owner = (edges.min(axis=1, initial=np.iinfo(np.uint64).max) - np.uint64(1)) \
+            // np.uint64(job.grid.id_stride)
+        mine = edges[owner == np.uint64(index)]
+        GraphDB(Path(job.directory) / "graph.sqlite").write_scores(
+            job.scores, index, mine, join_scores(mine, *history))
+        return _size(write)
+
+    def _segments(self, write, index) -> int:
+        """The global step of "blocks": components of the edges scored below the threshold."""
+        from ._agglomerate import components
+
+        job = self.job
+        db = GraphDB(Path(job.directory) / "graph.sqlite")
+        ids = db.fragment_ids()
+        u, v, score = db.read_scores(job.scores)
+        RunLog(Path(job.directory) / "run.sqlite").write_lookup(
+            job.lookup, ids, components(ids, u, v, score, job.threshold))
         return len(ids)
 
     def _relabel(self, write, index) -> int:
