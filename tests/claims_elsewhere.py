@@ -20,4 +20,7 @@ ELSEWHERE = {
         "a worked example of the merge rule: 3 contacts of mean 0.9 sum to 2.7",
     ("07_agglomeration", "0.62", "5 contacts of mean 0.62"):
         "made up for a discussion question on mean scoring",
+    ("08_scaling_up", "0.5", "about 1 mm × 0.5 mm across"):
+        "the rough bounding box of the fly brain, an input of the estimate (BOX_UM in the "
+        "next cell), not a measurement",
 }

@@ -4,12 +4,16 @@ The whole-graph step (``agglomeration="graph"``) holds every edge of the volume,
 histogram for quantile scoring, in one process. Runs over whole brains cannot, so they
 agglomerate each block on its own, with some context around it, and store for every edge
 the **score at which its two fragments were first joined** (its merge score). The global
-step is then cheap: keep the edges whose merge score is below the threshold and take the
-connected components of the fragments they join. Each edge is stored by one block, the
-block of its smaller fragment id, which sees both sides of it (its context reaches across
-the face); blocks disagree near their faces, where each sees only part of the neighbour,
-so the result differs a little from the whole-graph agglomeration (notebook 08 measures
-by how much).
+step is then cheap: keep the edges whose merge level is below the threshold and take the
+connected components of the fragments they join.
+
+Where blocks disagree is near their faces: a block sees its neighbours only as far as its
+context reaches, and merges decided on fragments cut short there can be wrong. Here every
+block judges every edge it sees, and an edge keeps the **strictest** (highest) level any
+block gave it: two fragments are joined only if every block that saw them agrees. Measured
+on fly/test (block (16, 128, 128), median scoring at 0.6): judged by one owning block, the
+result merged 0.16 bits more than the whole-graph agglomeration; by every block, strictest
+wins, with half a block of context, it splits 0.07 bits more and merges none.
 
 Used in: :mod:`mbl_seg.blockwise` (``run(..., agglomeration="blocks")``).
 """
@@ -23,15 +27,20 @@ from scipy.sparse.csgraph import connected_components
 
 def join_scores(edges: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray
                 ) -> np.ndarray:
-    """For each edge (u, v), the score of the merge that first put u and v in one region.
+    """For each edge (u, v), the lowest threshold at which agglomeration joins u and v.
 
     ``a, b, score`` is a merge history (:func:`mbl_seg.agglomeration.merge_history`: each
-    merge joins the regions whose smallest fragments are ``a`` and ``b``). Edges whose
+    merge joins the regions whose smallest fragments are ``a`` and ``b``, in order).
+    Agglomeration up to a threshold ``t`` makes the merges of the history before the first
+    one scored ``t`` or more; so the level of a merge is the highest score up to and
+    including it (scores can fall after a merge pools two edges), and an edge's level is
+    that of the merge that first put its fragments in one region. The edges of level below
+    ``t`` then join exactly the fragments that agglomeration up to ``t`` joins. Edges whose
     fragments are never joined get ``inf``.
 
-    >>> history = ([1, 1], [2, 3], [0.1, 0.4])  # 1+2 at 0.1, then (1, 2)+3 at 0.4
-    >>> join_scores(np.array([[1, 2], [2, 3], [1, 4]]), *map(np.array, history)).tolist()
-    [0.1, 0.4, inf]
+    >>> history = ([1, 1, 1], [2, 3, 4], [0.1, 0.4, 0.3])  # the last merge's score falls
+    >>> join_scores(np.array([[1, 2], [2, 3], [1, 4], [4, 5]]), *map(np.array, history)).tolist()
+    [0.1, 0.4, 0.4, inf]
     """
     edges = np.asarray(edges).reshape(-1, 2)
     out = np.full(len(edges), np.inf)
@@ -47,7 +56,8 @@ def join_scores(edges: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarr
             x = parent[x]
         return x
 
-    for x, y, s in zip(np.asarray(a).tolist(), np.asarray(b).tolist(), np.asarray(score)):
+    levels = np.maximum.accumulate(np.asarray(score, np.float64)) if len(score) else score
+    for x, y, s in zip(np.asarray(a).tolist(), np.asarray(b).tolist(), levels):
         rx, ry = root(x), root(y)
         if rx == ry:
             continue
@@ -61,6 +71,23 @@ def join_scores(edges: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarr
         parent[small] = large
         members[large] = large_members + small_members
     return out
+
+
+def strictest(u: np.ndarray, v: np.ndarray, level: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One level per edge where several blocks judged it: the highest (the strictest).
+
+    >>> [a.tolist() for a in strictest(np.array([1, 1, 2]), np.array([2, 2, 3]),
+    ...                                np.array([0.3, 0.5, 0.2]))]
+    [[1, 2], [2, 3], [0.5, 0.2]]
+    """
+    pairs = np.stack([np.asarray(u, np.uint64), np.asarray(v, np.uint64)], axis=1)
+    if not len(pairs):
+        return pairs[:, 0], pairs[:, 1], np.asarray(level, np.float64)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    highest = np.full(len(unique), -np.inf)
+    np.maximum.at(highest, inverse.ravel(), np.asarray(level, np.float64))
+    return unique[:, 0], unique[:, 1], highest
 
 
 def components(ids: np.ndarray, u: np.ndarray, v: np.ndarray, score: np.ndarray,

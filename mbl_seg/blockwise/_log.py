@@ -6,7 +6,6 @@ Kept in ``run.sqlite`` of the run directory, apart from the graph (``graph.sqlit
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -24,15 +23,16 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS blocks (
     run INTEGER NOT NULL, task TEXT NOT NULL, block INTEGER NOT NULL, worker INTEGER NOT NULL,
     pid INTEGER NOT NULL, start REAL NOT NULL, stop REAL NOT NULL, voxels INTEGER NOT NULL,
-    peak_rss INTEGER NOT NULL DEFAULT 0);
+    memory INTEGER NOT NULL DEFAULT 0);
 """
 
 
 class BlockRecord(NamedTuple):
     """Which worker did one block of one task, when (seconds since the epoch), on how many voxels.
 
-    ``peak_rss``: the worker process's peak resident memory (bytes) when the block was done
-    (0 where the system does not say).
+    ``memory``: bytes the block's work held at its peak (numpy arrays and Python objects,
+    by tracemalloc), for the agglomeration steps of a run with ``measure_memory=True``;
+    0 otherwise.
     """
 
     run: int
@@ -43,7 +43,7 @@ class BlockRecord(NamedTuple):
     start: float
     stop: float
     voxels: int
-    peak_rss: int = 0
+    memory: int = 0
 
 
 class RunLog:
@@ -62,8 +62,8 @@ class RunLog:
         with sqlite_session(self.path) as db:
             db.executescript(_SCHEMA)
             columns = [row[1] for row in db.execute("PRAGMA table_info(blocks)")]
-            if "peak_rss" not in columns:  # a run directory made before the column existed
-                db.execute("ALTER TABLE blocks ADD COLUMN peak_rss INTEGER NOT NULL DEFAULT 0")
+            if "memory" not in columns:  # a run directory made before the column existed
+                db.execute("ALTER TABLE blocks ADD COLUMN memory INTEGER NOT NULL DEFAULT 0")
 
     def __repr__(self) -> str:
         return f"RunLog({str(self.path)!r})"
@@ -100,11 +100,12 @@ class RunLog:
 
     def log_block(self, record: BlockRecord) -> None:
         with sqlite_session(self.path) as db:
-            db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", tuple(record))
+            db.execute("INSERT INTO blocks (run, task, block, worker, pid, start, stop, voxels, "
+                       "memory) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", tuple(record))
 
     def block_log(self, run: int | None = None, task: str | None = None) -> list[BlockRecord]:
         """Block records, of one run and/or one task if given, in the order they finished."""
-        query, args = ("SELECT run, task, block, worker, pid, start, stop, voxels, peak_rss "
+        query, args = ("SELECT run, task, block, worker, pid, start, stop, voxels, memory "
                        "FROM blocks"), []
         where = [(c, a) for c, a in (("run", run), ("task", task)) if a is not None]
         if where:
@@ -117,12 +118,3 @@ class RunLog:
         with sqlite_session(self.path) as db:
             return [r for (r,) in db.execute("SELECT run FROM runs ORDER BY run")]
 
-
-def peak_rss() -> int:
-    """This process's peak resident memory so far, in bytes (0 where the system does not say)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return 0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # macOS: bytes; else kB

@@ -12,8 +12,8 @@ from ._log import BlockRecord
 class Throughput(NamedTuple):
     """One task's figures: voxels per second of wall time, and per worker of its busy time.
 
-    ``peak_rss``: the largest peak resident memory (bytes) of the processes that did its
-    blocks (each worker process's own peak, imports included).
+    ``memory``: the most any one of its blocks held (bytes; measured for the agglomeration
+    steps, see :class:`BlockRecord`).
     """
 
     task: str
@@ -21,7 +21,7 @@ class Throughput(NamedTuple):
     voxels: int
     wall_s: float
     per_worker: dict  # worker -> (blocks, busy seconds, voxels per busy second)
-    peak_rss: int = 0
+    memory: int = 0
 
     @property
     def voxels_per_s(self) -> float:
@@ -48,5 +48,5 @@ def throughput(records: Sequence[BlockRecord]) -> list[Throughput]:
                       for w, (n, busy, vox) in sorted(workers.items())}
         wall = max(r.stop for r in mine) - min(r.start for r in mine)
         rows.append(Throughput(task, len(mine), sum(r.voxels for r in mine), wall, per_worker,
-                               max(r.peak_rss for r in mine)))
+                               max(r.memory for r in mine)))
     return rows

@@ -38,7 +38,10 @@ def _tasks(job: _Job, stages: Sequence[str], workers: int, directory: Path, prog
                           max_retries=2, timeout=3600,
                           tracking_path=str(directory / "done" / task_id))
 
+    measured = "_measured" if job.measure else ""  # a measured run does these steps again
+
     def whole(name, task_id):  # one block: the whole volume, one worker
+        task_id += measured
         return daisy.Task(task_id, total_roi=volume, read_roi=volume, write_roi=volume,
                           process_function=_Stage(job, name), read_write_conflict=False,
                           max_workers=1, max_retries=1, timeout=24 * 3600,
@@ -57,7 +60,8 @@ def _tasks(job: _Job, stages: Sequence[str], workers: int, directory: Path, prog
     }
     if job.agglomeration == "blocks":  # merge scores per block, then one global threshold
         made["agglomerate"] = lambda: [
-            task("scores", f"scores_{job.scores}", job.context, job.context),
+            task("scores", f"scores_{job.scores}{measured}", job.scores_context,
+                 job.scores_context),
             whole("segments", f"segments_{job.lookup}")]
     pipeline = None
     for name in stages:
@@ -70,7 +74,8 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         network: str = "05_affs3d_fly", block_shape: Sequence[int] = (32, 128, 128),
         context: Sequence[int] = (8, 16, 16), min_size: int = 100, cut: float | None = 0.03,
         threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5,
-        agglomeration: str = "graph", workers: int = 2,
+        agglomeration: str = "graph", agglomeration_context: Sequence[int] | None = None,
+        measure_memory: bool = False, workers: int = 2,
         stages: Sequence[str] = STAGES,
         device: str | None = None, progress: bool = True, multiprocessing: bool = True,
         host: str = HOST) -> Run:
@@ -110,6 +115,16 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         each of its edges was merged; one global step then joins the fragments
         of every edge scored below ``threshold`` (:mod:`._agglomerate`). Its
         segmentations are named ``segmentation_blocks_...``.
+    measure_memory : bool
+        Record in each block record of the agglomeration steps the most memory
+        it held (numpy arrays and Python objects, by tracemalloc; those steps
+        then run several times slower). Their blocks are done again even where
+        an earlier call finished them.
+    agglomeration_context : sequence of 3 int, optional
+        For "blocks": voxels read around a block for its agglomeration (default:
+        half the block shape on each side). Every block judges every edge it
+        sees, and the strictest level wins: an edge near the edge of one block's
+        view, where its fragments are cut short, is judged better by another.
     workers : int
         Worker processes per step.
     stages : sequence of str
@@ -165,7 +180,12 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     settings = _check_settings(directory, settings)
     # repr: the shortest text that reads back as the same number (0.5500001 is not 0.55)
     scores = "mean" if scoring == "mean" else f"q{quantile!r}"
-    name = ("blocks_" if agglomeration == "blocks" else "") + f"{scores}_{threshold!r}"
+    name = f"{scores}_{threshold!r}"
+    around = tuple(b // 2 for b in block) if agglomeration_context is None else _triple(
+        agglomeration_context, "agglomeration_context", positive=False)
+    if agglomeration == "blocks":  # the stored levels depend on the context too
+        scores = f"{scores}_c{'x'.join(map(str, around))}"
+        name = f"blocks_{scores}_{threshold!r}"
     segmentation = f"segmentation_{name}"
     _prepare_arrays(directory, raw, voxel_size, block, segmentation)
     log = RunLog(directory / "run.sqlite")
@@ -174,7 +194,8 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     threads = max(1, (os.cpu_count() or 1) // workers) if multiprocessing else 0
     job = _Job(str(directory.resolve()), source, network, BlockGrid(raw.shape, block), context,
                min_size, cut, voxel_size, threshold, name, segmentation, scoring, quantile,
-               settings["edge_histograms"], agglomeration, scores, number, device,
+               settings["edge_histograms"], agglomeration, scores, around,
+               bool(measure_memory), number, device,
                threads or (os.cpu_count() or 1))
     daisy.logging.set_log_basedir(directory / "logs")
     started = time.perf_counter()

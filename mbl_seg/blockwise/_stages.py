@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -12,11 +13,14 @@ import numpy as np
 
 from ..graphdb import GraphDB
 from ._grid import BlockGrid
-from ._log import BlockRecord, RunLog, peak_rss
+from ._log import BlockRecord, RunLog
 
 # per process, for one run only (cleared when a run starts and ends): the network, open
 # arrays, lookup tables; daisy's workers are processes of their own, started per task
 _CACHE: dict[Any, Any] = {}
+# the steps whose memory a block record gives: what the agglomeration holds at its peak
+# (tracemalloc: numpy arrays and Python objects; the other steps are torch or small)
+_MEASURED = ("agglomerate", "scores", "segments")
 
 
 class _Job(NamedTuple):
@@ -35,7 +39,9 @@ class _Job(NamedTuple):
     quantile: float
     histograms: bool
     agglomeration: str  # "graph": the whole graph in one step; "blocks": per block, then global
-    scores: str  # the scoring's name for the merge scores of "blocks" ("mean", "q0.5")
+    scores: str  # the name of the merge levels of "blocks" (scoring and context)
+    scores_context: tuple[int, ...]  # voxels around a block that "blocks" agglomerates
+    measure: bool  # record the memory the agglomeration steps hold (tracemalloc: slower)
     run: int
     device: str | None
     threads: int
@@ -57,10 +63,18 @@ class _Stage:
         write = tuple(slice(int(b), int(e)) for b, e in zip(block.write_roi.begin,
                                                              block.write_roi.end))
         index = job.grid.index([s.start for s in write])
-        voxels = getattr(self, "_" + self.stage)(write, index)
+        measure = job.measure and self.stage in _MEASURED and not tracemalloc.is_tracing()
+        if measure:
+            tracemalloc.start()
+        try:
+            voxels = getattr(self, "_" + self.stage)(write, index)
+            memory = tracemalloc.get_traced_memory()[1] if measure else 0
+        finally:
+            if measure:
+                tracemalloc.stop()
         RunLog(Path(job.directory) / "run.sqlite").log_block(BlockRecord(
             job.run, self.stage, index, _worker_id(), os.getpid(), start, time.time(), voxels,
-            peak_rss()))
+            memory))
 
     # -- the steps --
 
@@ -122,36 +136,33 @@ class _Stage:
         return len(ids)
 
     def _scores(self, write, index) -> int:
-        """Agglomerate the block with context; store the merge score of each edge it owns."""
+        """Agglomerate the block with context; store the merge level of every edge it sees."""
         from ..agglomeration import merge_history
         from ..rag import region_graph
         from ._agglomerate import join_scores
 
         job = self.job
         group = _group(job.directory)
-        read = _grow(write, job.context, job.context, job.grid.shape)
+        read = _grow(write, job.scores_context, job.scores_context, job.grid.shape)
         frags = np.asarray(group["fragments"][read])
         affs = np.asarray(group["affs"][(slice(None), *read)])
         history = merge_history(affs, frags, scoring=job.scoring, quantile=job.quantile)
         edges = region_graph(affs, frags, bins=None).edges
-        # each edge belongs to the block of its smaller fragment (ids carry their block)
-        owner = (edges.min(axis=1, initial=np.iinfo(np.uint64).max) - np.uint64(1)) \
-            // np.uint64(job.grid.id_stride)
-        mine = edges[owner == np.uint64(index)]
+        # every block judges every edge it sees; the global step takes the strictest level
         GraphDB(Path(job.directory) / "graph.sqlite").write_scores(
-            job.scores, index, mine, join_scores(mine, *history))
+            job.scores, index, edges, join_scores(edges, *history))
         return _size(write)
 
     def _segments(self, write, index) -> int:
         """The global step of "blocks": components of the edges scored below the threshold."""
-        from ._agglomerate import components
+        from ._agglomerate import components, strictest
 
         job = self.job
         db = GraphDB(Path(job.directory) / "graph.sqlite")
         ids = db.fragment_ids()
-        u, v, score = db.read_scores(job.scores)
+        u, v, level = strictest(*db.read_scores(job.scores))
         RunLog(Path(job.directory) / "run.sqlite").write_lookup(
-            job.lookup, ids, components(ids, u, v, score, job.threshold))
+            job.lookup, ids, components(ids, u, v, level, job.threshold))
         return len(ids)
 
     def _relabel(self, write, index) -> int:
