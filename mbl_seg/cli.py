@@ -9,6 +9,8 @@
                                 --table zebrafish: the fly networks on zebrafish/test)
     mbl-seg first-cell          the notebooks' first cell (installs the course on Colab & co.;
                                 --insert: put it into every solution notebook)
+    mbl-seg fetch NAME          download a listed public EM volume into the cache (checked,
+                                resumable; --list: the volumes, their sources and terms)
 
 Also available as ``python -m mbl_seg``.
 """
@@ -161,7 +163,29 @@ def _parser() -> argparse.ArgumentParser:
                        help="put it (or its new version) at the top of every solution notebook")
     first.add_argument("--solutions", default="solutions")
     first.set_defaults(func=_first_cell)
+    get = sub.add_parser("fetch", help="download a listed public EM volume (after the course)")
+    get.add_argument("name", nargs="?", help="e.g. cremi/A (see --list)")
+    get.add_argument("--list", action="store_true", help="the volumes fetch knows")
+    get.add_argument("--directory", default=None, help="the cache (default: data/fetched)")
+    get.set_defaults(func=_fetch)
     return parser
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from .data.remote import REMOTE, fetch, list_remote
+
+    if args.list or not args.name:
+        for name in list_remote():
+            r = REMOTE[name]
+            print(f"{name}: {r.layout}\n  from: {r.source}\n  terms: {r.terms}")
+        return 0 if args.list else 1
+    try:
+        path = fetch(args.name, directory=args.directory)
+    except (ValueError, ConnectionError) as err:
+        print(f"mbl-seg fetch: {err}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
 
 
 # what the `lab` extra installs (JupyterLab and the headless notebook runners)

@@ -12,11 +12,13 @@ from .datasets import (
     prepare_datasets,
 )
 from .domains import DOMAINS, Domain, get_domain
+from .remote import Remote, fetch, list_remote
 from .pretrained import list_pretrained, pretrained
 from .synthetic import SyntheticVolume, randomized_look, synthetic_volume
 
 __all__ = [
     "DATASETS", "CourseDataset", "data_dir", "list_datasets", "load_dataset",
     "prepare_datasets", "DOMAINS", "Domain", "get_domain", "SyntheticVolume",
-    "synthetic_volume", "randomized_look", "pretrained", "list_pretrained",
+    "synthetic_volume", "randomized_look", "pretrained", "list_pretrained", "fetch",
+    "list_remote", "Remote",
 ]
