@@ -14,9 +14,10 @@ by block) and runs all five steps with 1 and then 2 worker processes.
 
 Each run is a child process of this script, so that its memory is its own:
 
-- **main**: the peak resident memory (max RSS) of the process that calls
+- **main**: the peak resident memory of the process that calls
   ``blockwise.run`` (daisy's scheduler, the raw checksum read slab by slab,
-  the agglomeration of the whole graph);
+  the agglomeration of the whole graph), its own (``VmHWM``; the volume is made
+  in another process, so that the runs start from a small one);
 - **worker**: the largest peak of any one of its daisy worker processes
   (``RUSAGE_CHILDREN``: the kernel keeps the largest, not the sum);
 - **bound**: main + workers x worker, an upper bound of the run's peak.
@@ -27,11 +28,18 @@ wall time of the whole call.
 
 What to look for: the bound does not grow with the volume (compare a run with
 ``--tiles 1 1 1`` against the default): a worker holds torch, the network and
-its blocks in flight, the main process daisy and the graph, whatever the
-volume's size; the default volume's raw alone is 170 MB and its affinities
-2 GB. A tiny check (``--tiles 1 1 2 --tile 32 128 128 --block 32 64 64``, a
-loaded 2-core machine) gave: main 260 MB, the largest worker 486 MB (most of
-it torch), 0.07 Mvoxels/s.
+its blocks in flight, the main process daisy, whatever the volume's size, as
+long as the agglomeration runs per block (``--agglomeration blocks``, the
+default; with ``graph`` one worker holds the whole graph, which grows with
+it). The default volume's raw alone is 170 MB and its affinities 2 GB.
+
+Measured (2026-12-06, 2 cores, training paused; before two fixes: the main
+process then counted the memory of the process that made the volume, 782 MB,
+and the agglomeration was the whole graph's):
+workers 1: 791 s, 0.21 Mvoxels/s, largest worker 996 MB; workers 2: 659 s,
+0.26 Mvoxels/s, largest worker 960 MB. A tiny check after the fixes
+(``--tiles 1 1 2 --tile 32 128 128 --block 32 64 64 --workers 1``, beside
+training): main 259 MB, worker 470 MB (most of it torch).
 """
 
 from __future__ import annotations
@@ -58,11 +66,17 @@ args = json.loads(sys.argv[1])
 raw = zarr.open_array(args["volume"], mode="r")
 started = time.perf_counter()
 run = blockwise.run(raw, args["run"], voxel_size=(8.0, 8.0, 8.0), block_shape=args["block"],
-                    workers=args["workers"], progress=False, device="cpu")
+                    workers=args["workers"], progress=False, device="cpu",
+                    agglomeration=args["agglomeration"])
 seconds = time.perf_counter() - started
+# VmHWM: the peak of this process's own memory since it started (ru_maxrss would also count
+# the process it was forked from)
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")]
+main_mb = (int(hwm[0].split()[1]) / 1024 if hwm
+           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps({
     "seconds": seconds,
-    "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "main_mb": main_mb,
     "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "segments": int(run.log.read_lookup(run.segmentation_name[len("segmentation_"):])[1].max()),
 }))
@@ -90,9 +104,9 @@ def make_volume(path: Path, tiles, tile) -> tuple[int, ...]:
     return shape
 
 
-def run_child(volume: Path, directory: Path, block, workers: int) -> dict:
+def run_child(volume: Path, directory: Path, block, workers: int, agglomeration: str) -> dict:
     args = json.dumps({"volume": str(volume), "run": str(directory), "block": list(block),
-                       "workers": workers})
+                       "workers": workers, "agglomeration": agglomeration})
     done = subprocess.run([sys.executable, "-c", CHILD, args], capture_output=True, text=True,
                           check=False)
     if done.returncode:
@@ -107,25 +121,39 @@ def main() -> None:
     parser.add_argument("--block", type=int, nargs=3, default=[32, 128, 128])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--keep", type=Path, help="make the volume and runs here, and keep them")
+    parser.add_argument("--agglomeration", choices=("blocks", "graph"), default="blocks",
+                        help="blocks (default): per block, then a global threshold; graph: the "
+                             "whole graph in one worker, whose memory grows with the volume")
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="mbl_seg_large_"))
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    shape = make_volume(folder / "volume.zarr", args.tiles, args.tile)
+    # in a process of its own: this one stays small, so the runs it starts inherit little
+    made_by = subprocess.run(
+        [sys.executable, "-c", "import json, sys; sys.path.insert(0, sys.argv[1]); "
+         "from bench_blockwise_large import make_volume; "
+         "print(json.dumps(make_volume(sys.argv[2], json.loads(sys.argv[3]), "
+         "json.loads(sys.argv[4]))))", str(Path(__file__).parent),
+         str(folder / "volume.zarr"), json.dumps(args.tiles), json.dumps(args.tile)],
+        capture_output=True, text=True, check=False)
+    if made_by.returncode:
+        raise SystemExit(f"making the volume failed:\n{made_by.stderr[-3000:]}")
+    shape = tuple(json.loads(made_by.stdout.strip().splitlines()[-1]))
     voxels = math.prod(shape)
     made = time.perf_counter() - started
     print(f"volume {shape} = {voxels / 1e6:.0f} Mvoxels ({voxels / (64 * 384 * 384):.1f} x "
           f"notebook 08's), made tile by tile in {made:.0f} s; whole in memory it would take "
           f"{voxels / 2**20:.0f} MB (raw) + {12 * voxels / 2**20:.0f} MB (affinities)")
-    print(f"blocks of {tuple(args.block)}; {os.cpu_count()} CPU cores; load average "
+    print(f"blocks of {tuple(args.block)}, agglomeration {args.agglomeration!r}; "
+          f"{os.cpu_count()} CPU cores; load average "
           f"{os.getloadavg()[0]:.1f} before the runs; this process: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB peak so far")
     print(f"{'workers':>8} {'seconds':>8} {'Mvoxels/s':>10} {'main MB':>8} {'worker MB':>10} "
           f"{'bound MB':>9} {'segments':>9}")
     for workers in args.workers:
         figures = run_child(folder / "volume.zarr", folder / f"run_{workers}", args.block,
-                            workers)
+                            workers, args.agglomeration)
         bound = figures["main_mb"] + workers * figures["worker_mb"]
         print(f"{workers:>8} {figures['seconds']:8.0f} {voxels / figures['seconds'] / 1e6:10.2f} "
               f"{figures['main_mb']:8.0f} {figures['worker_mb']:10.0f} {bound:9.0f} "
