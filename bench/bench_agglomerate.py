@@ -12,7 +12,8 @@ segmentations are scored against the volume's labels.
 1. **Mean affinity scoring** (the default of both): wall time of
    ``mbl_seg.segment.agglomerate`` and ``waterz.agglomerate(affs, thresholds,
    fragments=...)`` on the same input, best of ``--rounds``, in one process,
-   one after the other; VOI split / merge of both at every threshold, and
+   taking turns within each round (a change of the machine's load weighs on
+   both alike); VOI split / merge of both at every threshold, and
    whether the two give the same segments. Target: ours at most waterz's time
    (ratio <= 1.0) at the same segments. waterz yields one buffer that it
    overwrites at the next threshold, so its segmentations are copied (as a user
@@ -64,13 +65,20 @@ def quiet_stdout():
             os.close(saved)
 
 
-def best_time(fn, rounds: int):
-    times, out = [], None
+def best_times(fns, rounds: int) -> list[tuple[float, object]]:
+    """The best of ``rounds`` wall times of each function, with its last result.
+
+    The functions take turns within each round, so that a change of the machine's
+    load during the benchmark weighs on all of them alike.
+    """
+    times = [[] for _ in fns]
+    outs = [None] * len(fns)
     for _ in range(rounds):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
+        for k, fn in enumerate(fns):
+            start = time.perf_counter()
+            outs[k] = fn()
+            times[k].append(time.perf_counter() - start)
+    return [(min(t), out) for t, out in zip(times, outs)]
 
 
 def course_affinities():
@@ -136,12 +144,15 @@ def main() -> None:
                                                          fragments=frags.copy(), **options)]
 
     print("1. mean affinity scoring")
-    ours_time, ours_segs = best_time(ours, args.rounds)
+    if waterz is not None:
+        theirs()  # first call loads (or builds) the C++ module: not timed
+        (ours_time, ours_segs), (their_time, their_segs) = best_times([ours, theirs],
+                                                                      args.rounds)
+    else:
+        ((ours_time, ours_segs),) = best_times([ours], args.rounds)
     ours_voi = scores(labels, ours_segs)
     lines = [f"  {'ours (numpy + numba)':<34} {ours_time:6.2f} s"]
     if waterz is not None:
-        theirs()  # first call loads (or builds) the C++ module: not timed
-        their_time, their_segs = best_time(theirs, args.rounds)
         their_voi = scores(labels, their_segs)
         ratio = ours_time / their_time
         lines.append(f"  {'waterz 0.10 (C++)':<34} {their_time:6.2f} s")
@@ -165,9 +176,7 @@ def main() -> None:
               f"{'equal or better' if best_ours <= best_theirs + 1e-9 else 'WORSE'}")
 
     print("\n2. median scoring (quantile 0.5 of the contact affinities)")
-    q_time, q_segs = best_time(lambda: ours(scoring="quantile", quantile=0.5), args.rounds)
-    q_voi = scores(labels, q_segs)
-    rows = [("ours, every contact", q_time, q_voi, q_segs)]
+    contenders = [("ours, every contact", lambda: ours(scoring="quantile", quantile=0.5))]
     if waterz is not None:
         for name, flag in (("waterz, InitWithMax (default)", ""),
                            ("waterz, every contact", ", false")):
@@ -177,8 +186,11 @@ def main() -> None:
             except Exception as error:  # noqa: BLE001 - no compiler: say so, keep going
                 print(f"  {name}: could not build ({type(error).__name__}: {error})")
                 continue
-            w_time, w_segs = best_time(lambda s=scoring: theirs(s), args.rounds)
-            rows.append((name, w_time, scores(labels, w_segs), w_segs))
+            contenders.append((name, lambda s=scoring: theirs(s)))
+    timed = best_times([fn for _, fn in contenders], args.rounds)
+    q_time, q_segs = timed[0]
+    rows = [(name, seconds, scores(labels, segs), segs)
+            for (name, _), (seconds, segs) in zip(contenders, timed)]
     for name, seconds, vois, segs in rows:
         best = int(np.argmin([v.total for v in vois]))
         apart = max(evaluate.voi(a, b).total for a, b in zip(segs, q_segs))
