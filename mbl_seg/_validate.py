@@ -208,13 +208,13 @@ def _check_ndim(array: np.ndarray, name: str, ndim: Sequence[int],
 
 def _check_unit_range(array: np.ndarray, name: str, expected: str, hint: str) -> None:
     """Refuse nan / inf and values outside [0, 1] (beyond rounding)."""
-    finite = np.isfinite(array)
-    if not finite.all():
-        raise ValueError(f"{name} contain nan or inf ({array.size - np.count_nonzero(finite)} "
-                         f"of {array.size} values): expected values in [0, 1]")
     if array.size == 0:
         return
-    lo, hi = float(array.min()), float(array.max())
+    lo, hi = float(array.min()), float(array.max())  # nan or inf shows in one of them
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        finite = np.count_nonzero(np.isfinite(array))
+        raise ValueError(f"{name} contain nan or inf ({array.size - finite} "
+                         f"of {array.size} values): expected values in [0, 1]")
     if lo < -_ROUNDING or hi > 1 + _ROUNDING:
         raise ValueError(
             f"{expected}, got values from {lo:.4g} to {hi:.4g}: "

@@ -71,3 +71,13 @@ def test_affinities_within_rounding_of_the_unit_range_pass():
 
 def test_boundary_map_of_an_empty_image_is_fine():
     assert as_boundary_map(np.zeros((0, 4), np.uint8)).shape == (0, 4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_affinities_with_nan_or_inf_are_refused_with_their_count(bad):
+    from mbl_seg._validate import as_affinities
+
+    affs = np.full((2, 4, 4), 0.5, np.float32)
+    affs[1, 2, 3] = bad
+    with pytest.raises(ValueError, match=r"affs contain nan or inf \(1 of 32 values\)"):
+        as_affinities(affs)
