@@ -19,17 +19,20 @@ from numba.typed import Dict
 
 
 @numba.njit(cache=True)
-def _scan(dense, affs, offsets, skip, fill, low, high, values):
-    """Count the contacts (``fill`` False) or write them: fragment pair (low < high), affinity."""
-    depth, rows, cols = dense.shape
+def _scan(labels, lut, affs, offsets, skip, fill, low, high, values):
+    """Count the contacts (``fill`` False) or write them: fragment pair (low < high), affinity.
+
+    A voxel's fragment is ``lut[labels[voxel]]`` (an index into the sorted ids).
+    """
+    depth, rows, cols = labels.shape
     count = 0
     for k in range(offsets.shape[0]):
         dz, dy, dx = offsets[k, 0], offsets[k, 1], offsets[k, 2]
         for z in range(max(0, -dz), min(depth, depth - dz)):
             for y in range(max(0, -dy), min(rows, rows - dy)):
                 for x in range(max(0, -dx), min(cols, cols - dx)):
-                    u = dense[z, y, x]
-                    v = dense[z + dz, y + dy, x + dx]
+                    u = lut[labels[z, y, x]]
+                    v = lut[labels[z + dz, y + dy, x + dx]]
                     if u == v or u == skip or v == skip:
                         continue
                     if fill:
@@ -82,8 +85,8 @@ def _sum(edge, values, m, bins):
 
 
 @numba.njit(cache=True)
-def dense_index(fragments):
-    """(which ids 0..max occur, each voxel's index among them): dense ids in three passes."""
+def id_table(fragments):
+    """Which ids 0..max occur, and each id's index among them (-1: absent): two passes."""
     flat = fragments.reshape(-1)
     top = np.int64(0)
     for f in flat:
@@ -97,37 +100,35 @@ def dense_index(fragments):
         if present[i]:
             lut[i] = k
             k += 1
-    out = np.empty(flat.size, np.intp)
-    for i in range(flat.size):
-        out[i] = lut[flat[i]]
-    return present, out.reshape(fragments.shape)
+    return present, lut
 
 
 @numba.njit(cache=True)
-def _sizes(dense, n):
+def _sizes(labels, lut, n):
     sizes = np.zeros(n, np.int64)
-    for i in dense.ravel():
-        sizes[i] += 1
+    for i in labels.ravel():
+        sizes[lut[i]] += 1
     return sizes
 
 
-def graph_arrays(affs: np.ndarray, dense: np.ndarray, offsets, n: int, skip: int, bins: int | None
+def graph_arrays(affs: np.ndarray, labels: np.ndarray, lut: np.ndarray, offsets, n: int,
+                 skip: int, bins: int | None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """(pairs as ``low * n + high`` sorted, contacts, affinity sums, histograms or None,
     voxels per fragment).
 
-    ``dense`` indexes the ``n`` fragment ids; index ``skip`` (background) has no edges
-    (-1: none is skipped).
+    A voxel's fragment is ``lut[labels[voxel]]``, an index into the ``n`` sorted ids;
+    index ``skip`` (background) has no edges (-1: none is skipped).
     """
-    pad = 3 - dense.ndim  # 2D volumes run as one section
-    dense3 = dense.reshape((1,) * pad + dense.shape)
+    pad = 3 - labels.ndim  # 2D volumes run as one section
+    labels3 = labels.reshape((1,) * pad + labels.shape)
     affs4 = affs.reshape((len(affs),) + (1,) * pad + affs.shape[1:])
     steps = np.array([(0,) * pad + tuple(o) for o in offsets], np.int64).reshape(-1, 3)
     empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
-    count = _scan(dense3, affs4, steps, skip, False, empty_i, empty_i, empty_f)
+    count = _scan(labels3, lut, affs4, steps, skip, False, empty_i, empty_i, empty_f)
     low, high = np.empty(count, np.int64), np.empty(count, np.int64)
     values = np.empty(count, np.float64)
-    _scan(dense3, affs4, steps, skip, True, low, high, values)
+    _scan(labels3, lut, affs4, steps, skip, True, low, high, values)
     edge, pairs = _group(low, high, n)
     contacts, sums, histogram = _sum(edge, values, len(pairs), bins or 0)
-    return pairs, contacts, sums, (histogram if bins else None), _sizes(dense, n)
+    return pairs, contacts, sums, (histogram if bins else None), _sizes(labels, lut, n)

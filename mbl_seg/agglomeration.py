@@ -32,7 +32,7 @@ import numpy as np
 
 from ._validate import as_labels, as_number, same_shape
 from .evaluate import Table, arand_from_table, contingency_table, voi_from_table
-from .rag import BINS, RegionGraph, _graph, checked_inputs, dense_ids
+from .rag import BINS, RegionGraph, _graph, checked_inputs, id_lookup
 from .scoring import Mean, Quantile, as_scoring
 
 __all__ = ["MergeHistory", "Sweep", "agglomerate", "agglomerate_graph", "merge_history", "sweep"]
@@ -84,17 +84,18 @@ def agglomerate(affs: np.ndarray, fragments: np.ndarray, *, thresholds: Sequence
     [[[1, 2, 3]], [[1, 1, 3]], [[1, 1, 1]]]
     """
     thresholds = _as_thresholds(thresholds)  # checked now, not at the first next()
-    merger, ids, dense = _start(affs, fragments, scoring, quantile, offsets)
-    return _segmentations(merger, dense, thresholds)
+    merger, ids, labels, lut = _start(affs, fragments, scoring, quantile, offsets)
+    return _segmentations(merger, labels, lut, thresholds)
 
 
-def _segmentations(merger: _Merger, dense: np.ndarray, thresholds: list[float]
-                   ) -> Iterator[np.ndarray]:
+def _segmentations(merger: _Merger, labels: np.ndarray, lut: np.ndarray,
+                   thresholds: list[float]) -> Iterator[np.ndarray]:
     from ._merge_loop import relabel_volume
 
     for threshold in thresholds:
         merger.merge_below(threshold)
-        yield relabel_volume(merger.relabel(), dense)
+        table = merger.relabel()[np.maximum(lut, 0)]  # by label (absent labels: unused)
+        yield relabel_volume(table, labels)
 
 
 def agglomerate_graph(graph: RegionGraph, *, thresholds: Sequence[float], scoring: str = "mean",
@@ -161,7 +162,7 @@ def merge_history(affs: np.ndarray, fragments: np.ndarray, *, scoring: str = "me
     >>> h.a.tolist(), h.b.tolist(), h.score.round(2).tolist()
     ([1, 1], [2, 3], [0.1, 0.7])
     """
-    merger, _, _ = _start(affs, fragments, scoring, quantile, offsets)
+    merger = _start(affs, fragments, scoring, quantile, offsets)[0]
     merger.merge_below(1.0)
     return MergeHistory(*merger.merges())
 
@@ -231,7 +232,7 @@ def sweep(affs: np.ndarray, fragments: np.ndarray, truth: np.ndarray, *,
     thresholds = _as_thresholds(thresholds)
     truth = as_labels(truth, name="truth")
     same_shape(truth, np.asarray(fragments), ("truth", "fragments"))
-    merger, ids, dense = _start(affs, fragments, scoring, quantile, offsets)
+    merger, ids, _, _ = _start(affs, fragments, scoring, quantile, offsets)
     table = contingency_table(truth, fragments)
     where = np.searchsorted(ids, table.seg_ids)  # each entry's fragment, as an index into ids
     rows = {"voi_split": [], "voi_merge": [], "arand": [], "segments": []}
@@ -255,13 +256,16 @@ def _merge_entries(gt_ids: np.ndarray, seg_ids: np.ndarray, counts: np.ndarray) 
     return Table(pairs[0], pairs[1], summed)
 
 
-def _start(affs, fragments, scoring, quantile, offsets) -> tuple[_Merger, np.ndarray, np.ndarray]:
-    """Check the inputs, build the graph (histograms only if the scoring reads them), start."""
+def _start(affs, fragments, scoring, quantile, offsets) -> tuple:
+    """Check the inputs, build the graph (histograms only if the scoring reads them), start.
+
+    Returns (merger, ids, labels, lut): a voxel's fragment is ``lut[labels[voxel]]``.
+    """
     scoring = as_scoring(scoring, quantile)
     affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
-    ids, dense = dense_ids(fragments)
-    graph = _graph(affs, ids, dense, offsets, BINS if scoring.histograms else None)
-    return _merger(graph, ids, scoring), ids, dense
+    ids, labels, lut = id_lookup(fragments)
+    graph = _graph(affs, ids, labels, lut, offsets, BINS if scoring.histograms else None)
+    return _merger(graph, ids, scoring), ids, labels, lut
 
 
 def _merger(graph: RegionGraph, ids: np.ndarray, scoring):

@@ -100,8 +100,7 @@ def region_graph(affs: np.ndarray, fragments: np.ndarray, *,
     if bins is not None:
         bins = as_number(bins, "bins", integer=True, positive=True)
     affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
-    ids, dense = dense_ids(fragments)
-    return _graph(affs, ids, dense, offsets, bins)
+    return _graph(affs, *id_lookup(fragments), offsets, bins)
 
 
 def combine(graphs: Sequence[RegionGraph]) -> RegionGraph:
@@ -203,33 +202,42 @@ def checked_inputs(affs, fragments, offsets) -> tuple[np.ndarray, np.ndarray, li
 def dense_ids(fragments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted ids of ``fragments`` and every voxel's index into them (``np.intp``).
 
-    Fragments numbered 1..N (as :func:`mbl_seg.segment.fragments` makes them)
-    are mapped through a lookup table in one pass; scattered ids (a volume
-    cut out of a larger one) fall back to sorting.
-
     >>> ids, dense = dense_ids(np.array([[0, 7, 7, 3]], np.uint64))
     >>> ids.tolist(), dense.tolist()
     ([0, 3, 7], [[0, 2, 2, 1]])
     """
+    ids, labels, lut = id_lookup(fragments)
+    return ids, lut[labels]
+
+
+def id_lookup(fragments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted ids, labels, lut): each voxel's index into the ids is ``lut[labels[voxel]]``.
+
+    Fragments numbered 1..N (as :func:`mbl_seg.segment.fragments` makes them)
+    are their own labels, with a table over 0..max made in two passes: no volume
+    of indices is made. Scattered ids (a volume cut out of a larger one) fall
+    back to sorting: the labels are then the indices, and the table the identity.
+    """
     top = int(fragments.max(initial=0))
     if top <= 4 * fragments.size + 1024:
-        from ._rag_kernels import dense_index  # compiled: three passes, no temporary volumes
+        from ._rag_kernels import id_table  # compiled: two passes over the volume
 
-        present, dense = dense_index(np.ascontiguousarray(fragments))
-        return np.flatnonzero(present).astype(np.uint64), dense
+        labels = np.ascontiguousarray(fragments)
+        present, lut = id_table(labels)
+        return np.flatnonzero(present).astype(np.uint64), labels, lut
     ids, dense = np.unique(fragments, return_inverse=True)
-    return ids, dense.reshape(fragments.shape).astype(np.intp, copy=False)
+    return ids, dense.reshape(fragments.shape).astype(np.intp), np.arange(len(ids), dtype=np.intp)
 
 
-def _graph(affs: np.ndarray, ids: np.ndarray, dense: np.ndarray,
+def _graph(affs: np.ndarray, ids: np.ndarray, labels: np.ndarray, lut: np.ndarray,
            offsets: list[tuple[int, ...]], bins: int | None) -> RegionGraph:
-    """The graph from checked inputs; ``dense`` indexes ``ids``; no histograms if ``bins`` is None."""
+    """The graph from checked inputs (:func:`id_lookup`); no histograms if ``bins`` is None."""
     from ._rag_kernels import graph_arrays
 
     n = len(ids)
     background = np.flatnonzero(ids == 0)  # index 0 if the volume has background, else none
     pairs, contacts, total, histogram, voxels = graph_arrays(
-        affs, dense, offsets, n, int(background[0]) if len(background) else -1, bins)
+        affs, labels, lut, offsets, n, int(background[0]) if len(background) else -1, bins)
     edges = np.stack([ids[pairs // n], ids[pairs % n]], axis=1).astype(np.uint64)
     sizes = {int(i): int(c) for i, c in zip(ids.tolist(), voxels.tolist()) if i != 0}
     return RegionGraph(edges, contacts, total, histogram, sizes)
