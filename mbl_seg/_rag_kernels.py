@@ -4,8 +4,8 @@
 in different fragments), gives it the index of its fragment pair among the sorted pairs,
 and sums the pairs' contacts, affinities and histograms. In numpy that takes a boolean
 volume, index arrays and a sparse matrix per channel; here it is a loop over the voxels
-that lists the contacts (counted first, then written), then groups them by pair in a hash
-map that keeps the pair of the previous contact (neighbouring contacts mostly share it).
+that lists the contacts section by section, each with the index of its fragment pair from
+a hash map (which the previous contact's pair, mostly the same, spares most lookups of).
 
 Used in: :mod:`mbl_seg.rag` (and through it, agglomeration and the block-wise edges step).
 """
@@ -17,47 +17,51 @@ import numpy as np
 from numba import types
 from numba.typed import Dict
 
+FIRST_CAPACITY = 1 << 18  # contacts the buffers hold before they first grow
+
 
 @numba.njit(cache=True)
-def _scan(labels, lut, affs, offsets, skip, fill, low, high, values):
-    """Count the contacts (``fill`` False) or write them: fragment pair (low < high), affinity.
+def _section(labels, lut, affs, k, dz, dy, dx, skip, n, z, index, last, edge, values, count):
+    """Append the contacts of section ``z`` along offset ``k`` from ``count``: each contact's
+    pair (its index in ``index``, made as pairs turn up) and affinity. Returns the new count,
+    or -1 when the buffers are full (the caller grows them and does the section again).
 
-    A voxel's fragment is ``lut[labels[voxel]]`` (an index into the sorted ids).
+    A voxel's fragment is ``lut[labels[voxel]]``; ``last`` holds the previous contact's pair
+    (key, index): neighbouring contacts mostly share it, which spares most lookups.
     """
     depth, rows, cols = labels.shape
-    count = 0
-    for k in range(offsets.shape[0]):
-        dz, dy, dx = offsets[k, 0], offsets[k, 1], offsets[k, 2]
-        for z in range(max(0, -dz), min(depth, depth - dz)):
-            for y in range(max(0, -dy), min(rows, rows - dy)):
-                for x in range(max(0, -dx), min(cols, cols - dx)):
-                    u = lut[labels[z, y, x]]
-                    v = lut[labels[z + dz, y + dy, x + dx]]
-                    if u == v or u == skip or v == skip:
-                        continue
-                    if fill:
-                        low[count], high[count] = min(u, v), max(u, v)
-                        values[count] = affs[k, z, y, x]
-                    count += 1
+    key_before, e = last[0], last[1]
+    for y in range(max(0, -dy), min(rows, rows - dy)):
+        for x in range(max(0, -dx), min(cols, cols - dx)):
+            u = lut[labels[z, y, x]]
+            v = lut[labels[z + dz, y + dy, x + dx]]
+            if u == v or u == skip or v == skip:
+                continue
+            if count == len(edge):
+                return -1
+            key = min(u, v) * n + max(u, v)
+            if key != key_before:
+                if key in index:
+                    e = index[key]
+                else:
+                    e = len(index)
+                    index[key] = e
+                key_before = key
+            edge[count] = e
+            values[count] = affs[k, z, y, x]
+            count += 1
+    last[0], last[1] = key_before, e
     return count
 
 
 @numba.njit(cache=True)
-def _group(low, high, n):
-    """Each contact's pair as an index into the sorted pairs, and those pairs (low * n + high)."""
-    index = Dict.empty(key_type=types.int64, value_type=types.int64)
-    edge = np.empty(len(low), np.int64)
-    last, last_edge = -1, -1
-    for c in range(len(low)):
-        key = low[c] * n + high[c]
-        if key != last:  # neighbouring contacts mostly share their pair: few lookups
-            if key in index:
-                last_edge = index[key]
-            else:
-                last_edge = len(index)
-                index[key] = last_edge
-            last = key
-        edge[c] = last_edge
+def _new_index():
+    return Dict.empty(key_type=types.int64, value_type=types.int64)
+
+
+@numba.njit(cache=True)
+def _sorted(index, edge):
+    """The pairs in sorted order, and ``edge`` renumbered to match."""
     pairs = np.empty(len(index), np.int64)
     for key, e in index.items():
         pairs[e] = key
@@ -66,7 +70,7 @@ def _group(low, high, n):
     rank[order] = np.arange(len(pairs))
     for c in range(len(edge)):
         edge[c] = rank[edge[c]]
-    return edge, pairs[order]
+    return pairs[order]
 
 
 @numba.njit(cache=True)
@@ -124,11 +128,19 @@ def graph_arrays(affs: np.ndarray, labels: np.ndarray, lut: np.ndarray, offsets,
     labels3 = labels.reshape((1,) * pad + labels.shape)
     affs4 = affs.reshape((len(affs),) + (1,) * pad + affs.shape[1:])
     steps = np.array([(0,) * pad + tuple(o) for o in offsets], np.int64).reshape(-1, 3)
-    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
-    count = _scan(labels3, lut, affs4, steps, skip, False, empty_i, empty_i, empty_f)
-    low, high = np.empty(count, np.int64), np.empty(count, np.int64)
-    values = np.empty(count, np.float64)
-    _scan(labels3, lut, affs4, steps, skip, True, low, high, values)
-    edge, pairs = _group(low, high, n)
+    index, last = _new_index(), np.array([-1, -1], np.int64)
+    edge = np.empty(FIRST_CAPACITY, np.int64)
+    values = np.empty(FIRST_CAPACITY, np.float64)
+    count = 0
+    for k, (dz, dy, dx) in enumerate(steps.tolist()):
+        for z in range(max(0, -dz), min(labels3.shape[0], labels3.shape[0] - dz)):
+            while (done := _section(labels3, lut, affs4, k, dz, dy, dx, skip, n, z, index,
+                                    last, edge, values, count)) < 0:
+                edge = np.concatenate([edge, np.empty_like(edge)])  # full: grow, do it again
+                values = np.concatenate([values, np.empty_like(values)])
+                last[:] = -1
+            count = done
+    edge, values = edge[:count], values[:count]
+    pairs = _sorted(index, edge)
     contacts, sums, histogram = _sum(edge, values, len(pairs), bins or 0)
     return pairs, contacts, sums, (histogram if bins else None), _sizes(labels, lut, n)

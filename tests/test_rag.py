@@ -176,3 +176,20 @@ def test_combine_sums_sizes_and_refuses_what_is_not_a_graph():
         combine([])
     with pytest.raises(TypeError, match="RegionGraph"):
         combine([g, "graph"])
+
+
+def test_the_contact_buffers_grow_and_the_graph_stays_the_same(monkeypatch):
+    """The compiled pass fills buffers section by section; when they are full it grows them
+    and does the section again: the graph must not change (tiny buffers force it)."""
+    from mbl_seg import _rag_kernels
+
+    rng = np.random.default_rng(3)
+    frags = rng.integers(1, 50, (6, 20, 20)).astype(np.uint64)
+    affs = rng.random((3, 6, 20, 20)).astype(np.float32)
+    expected = region_graph(affs, frags)
+    monkeypatch.setattr(_rag_kernels, "FIRST_CAPACITY", 7)
+    grown = region_graph(affs, frags)
+    assert np.array_equal(grown.edges, expected.edges)
+    assert np.array_equal(grown.contacts, expected.contacts)
+    assert np.allclose(grown.affinity_sum, expected.affinity_sum, rtol=0, atol=1e-9)
+    assert np.array_equal(grown.histogram, expected.histogram)
