@@ -33,8 +33,10 @@ def _section(labels, lut, affs, k, dz, dy, dx, skip, n, z, index, last, edge, va
     key_before, e = last[0], last[1]
     for y in range(max(0, -dy), min(rows, rows - dy)):
         for x in range(max(0, -dx), min(cols, cols - dx)):
-            u = lut[labels[z, y, x]]
-            v = lut[labels[z + dz, y + dy, x + dx]]
+            a, b = labels[z, y, x], labels[z + dz, y + dy, x + dx]
+            if a == b:  # inside one fragment: most pairs, decided without the table
+                continue
+            u, v = lut[a], lut[b]
             if u == v or u == skip or v == skip:
                 continue
             if count == len(edge):
@@ -116,10 +118,11 @@ def _sizes(labels, lut, n):
 
 
 def graph_arrays(affs: np.ndarray, labels: np.ndarray, lut: np.ndarray, offsets, n: int,
-                 skip: int, bins: int | None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+                 skip: int, bins: int | None, sizes: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
+                            np.ndarray | None]:
     """(pairs as ``low * n + high`` sorted, contacts, affinity sums, histograms or None,
-    voxels per fragment).
+    voxels per fragment or None if not ``sizes``).
 
     A voxel's fragment is ``lut[labels[voxel]]``, an index into the ``n`` sorted ids;
     index ``skip`` (background) has no edges (-1: none is skipped).
@@ -143,4 +146,5 @@ def graph_arrays(affs: np.ndarray, labels: np.ndarray, lut: np.ndarray, offsets,
     edge, values = edge[:count], values[:count]
     pairs = _sorted(index, edge)
     contacts, sums, histogram = _sum(edge, values, len(pairs), bins or 0)
-    return pairs, contacts, sums, (histogram if bins else None), _sizes(labels, lut, n)
+    return (pairs, contacts, sums, (histogram if bins else None),
+            _sizes(labels, lut, n) if sizes else None)

@@ -264,7 +264,8 @@ def _start(affs, fragments, scoring, quantile, offsets) -> tuple:
     scoring = as_scoring(scoring, quantile)
     affs, fragments, offsets = checked_inputs(affs, fragments, offsets)
     ids, labels, lut = id_lookup(fragments)
-    graph = _graph(affs, ids, labels, lut, offsets, BINS if scoring.histograms else None)
+    graph = _graph(affs, ids, labels, lut, offsets, BINS if scoring.histograms else None,
+                   sizes=False)
     return _merger(graph, ids, scoring), ids, labels, lut
 
 

@@ -230,17 +230,20 @@ def id_lookup(fragments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _graph(affs: np.ndarray, ids: np.ndarray, labels: np.ndarray, lut: np.ndarray,
-           offsets: list[tuple[int, ...]], bins: int | None) -> RegionGraph:
-    """The graph from checked inputs (:func:`id_lookup`); no histograms if ``bins`` is None."""
+           offsets: list[tuple[int, ...]], bins: int | None, sizes: bool = True) -> RegionGraph:
+    """The graph from checked inputs (:func:`id_lookup`); no histograms if ``bins`` is None,
+    no fragment sizes (an empty dict: agglomerating a volume needs none) if not ``sizes``."""
     from ._rag_kernels import graph_arrays
 
     n = len(ids)
     background = np.flatnonzero(ids == 0)  # index 0 if the volume has background, else none
     pairs, contacts, total, histogram, voxels = graph_arrays(
-        affs, labels, lut, offsets, n, int(background[0]) if len(background) else -1, bins)
+        affs, labels, lut, offsets, n, int(background[0]) if len(background) else -1, bins,
+        sizes)
     edges = np.stack([ids[pairs // n], ids[pairs % n]], axis=1).astype(np.uint64)
-    sizes = {int(i): int(c) for i, c in zip(ids.tolist(), voxels.tolist()) if i != 0}
-    return RegionGraph(edges, contacts, total, histogram, sizes)
+    counted = {} if voxels is None else {
+        int(i): int(c) for i, c in zip(ids.tolist(), voxels.tolist()) if i != 0}
+    return RegionGraph(edges, contacts, total, histogram, counted)
 
 
 def edge_quantile(histogram: np.ndarray, q: float) -> np.ndarray:
