@@ -275,3 +275,20 @@ def test_unreadable_group_metadata_is_named_not_touched(tmp_path, small_registry
     assert meta.read_text() == "{ garbled"
     assert cli.main(["data", "fly/train", "--dir", str(tmp_path)]) == 1
     assert "cannot be read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name,neurons", [("fibsem/train", 87), ("fibsem/test", 132)])
+def test_the_real_fibsem_volumes_ship_with_their_licence(name, neurons):
+    from pathlib import Path
+
+    import mbl_seg.data as data
+
+    volume = data.load_dataset(name)
+    assert volume.name == name and volume.voxel_size == (10.0, 10.0, 10.0)
+    assert volume.raw.shape == volume.labels.shape == (50, 100, 200)
+    assert volume.raw.dtype == np.uint8 and volume.labels.dtype == np.uint64
+    assert len(np.unique(volume.labels)) - 1 == neurons  # 0: the membranes
+    assert not volume.membrane_gaps.any()
+    folder = Path(data.__file__).parent / "real"
+    assert "HHMI" in (folder / "LICENSE_gala.txt").read_text()
+    assert "BSD-3" in (folder / "README.md").read_text()

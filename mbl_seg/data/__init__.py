@@ -5,6 +5,7 @@ Used in: notebooks/00_setup_and_data and every later notebook.
 
 from .datasets import (
     DATASETS,
+    REAL,
     CourseDataset,
     data_dir,
     list_datasets,
@@ -17,7 +18,7 @@ from .pretrained import list_pretrained, pretrained
 from .synthetic import SyntheticVolume, randomized_look, synthetic_volume
 
 __all__ = [
-    "DATASETS", "CourseDataset", "data_dir", "list_datasets", "load_dataset",
+    "DATASETS", "REAL", "CourseDataset", "data_dir", "list_datasets", "load_dataset",
     "prepare_datasets", "DOMAINS", "Domain", "get_domain", "SyntheticVolume",
     "synthetic_volume", "randomized_look", "pretrained", "list_pretrained", "fetch",
     "list_remote", "Remote",

@@ -45,6 +45,15 @@ DATASETS: dict[str, tuple[str, tuple[int, int, int], int]] = {
 }
 
 
+# real EM shipped as package data (mbl_seg/data/real/README.md says where it comes from and
+# on which terms): name -> (file, raw array, labels array); 0 in the labels = membrane
+REAL: dict[str, tuple[str, str, str]] = {
+    "fibsem/train": ("gala_fibsem.npz", "raw", "labels"),
+    "fibsem/test": ("gala_fibsem.npz", "raw_test", "labels_test"),
+}
+REAL_VOXEL_SIZE = (10.0, 10.0, 10.0)  # nm; the files carry none (see the README there)
+
+
 class CourseDataset(NamedTuple):
     """A course dataset in memory; arrays are (z, y, x).
 
@@ -63,10 +72,10 @@ class CourseDataset(NamedTuple):
 def list_datasets() -> list[str]:
     """Names of all course datasets, 3D and 2D.
 
-    >>> list_datasets()[:2]
-    ['fly/train', 'fly/train2d']
+    >>> list_datasets()[:2], list_datasets()[-2:]
+    (['fly/train', 'fly/train2d'], ['fibsem/train', 'fibsem/test'])
     """
-    return [n for name in DATASETS for n in (name, name + "2d")]
+    return [n for name in DATASETS for n in (name, name + "2d")] + list(REAL)
 
 
 def data_dir() -> Path:
@@ -88,7 +97,9 @@ def load_dataset(name: str, *, directory: str | Path | None = None) -> CourseDat
     Parameters
     ----------
     name : str
-        One of :func:`list_datasets`, e.g. ``"fly/train"`` or ``"fly/test2d"``.
+        One of :func:`list_datasets`, e.g. ``"fly/train"`` or ``"fly/test2d"``; the
+        real FIB-SEM volumes ``"fibsem/train"`` and ``"fibsem/test"`` ship with the
+        package (their labels are 0 on membranes; no membrane gaps are marked).
     directory : str or Path, optional
         Cache directory; default :func:`data_dir`.
 
@@ -100,6 +111,8 @@ def load_dataset(name: str, *, directory: str | Path | None = None) -> CourseDat
     """
     if name not in list_datasets():
         raise ValueError(f"unknown dataset {name!r}; expected one of {list_datasets()}")
+    if name in REAL:
+        return _real(name)
     base = name[:-2] if name.endswith("2d") else name
     store = Path(directory) if directory is not None else data_dir()
     store = store / "course.zarr"
@@ -205,3 +218,13 @@ def _sections(vol: CourseDataset) -> CourseDataset:
     offset = (float(vol.offset[0] + idx[0] * vol.voxel_size[0]), *vol.offset[1:])
     return CourseDataset(vol.name + "2d", vol.raw[idx], labels.astype(np.uint64),
                          vol.membrane_gaps[idx], vs, offset)
+
+
+def _real(name: str) -> CourseDataset:
+    """A real volume from the package data (read each time: 2 MB, no cache needed)."""
+    path = Path(__file__).parent / "real" / REAL[name][0]
+    with np.load(path) as arrays:
+        raw = np.asarray(arrays[REAL[name][1]], np.uint8)
+        labels = np.asarray(arrays[REAL[name][2]]).astype(np.uint64)
+    return CourseDataset(name, raw, labels, np.zeros(raw.shape, bool), REAL_VOXEL_SIZE,
+                         (0.0, 0.0, 0.0))
