@@ -10,11 +10,9 @@ histograms), and the scores are recomputed. Thresholds are passed in
 increasing order; the segmentation at each is yielded as the merging reaches
 it, so one run gives the whole split/merge curve (as waterz does).
 
-The merges are those of waterz's mean-affinity agglomeration (the same
-segmentations on the course volumes); the work is numpy passes over the
-volume plus a merge loop over the graph's edges, compiled with numba for the
-mean and quantile scorings (:mod:`mbl_seg._merge_loop`) and in Python for a
-scoring of one's own (``bench/bench_agglomerate.py`` compares with waterz).
+The merges are those of waterz's mean-affinity agglomeration (the same segmentations on
+the course volumes); the merge loop is compiled (:mod:`mbl_seg._merge_loop`) for mean and
+quantile scoring, Python for a scoring of one's own (``bench/bench_agglomerate.py``).
 
 A threshold ``t`` merges while the lowest score is below ``t``; ``t = 0`` gives
 the fragments back, and ``t >= 1`` merges every connected set of fragments.
