@@ -1,4 +1,4 @@
-"""Reading and writing volumes with their voxel size: zarr (v3) and CREMI HDF5.
+"""Reading and writing volumes with their voxel size: zarr (v3), CREMI HDF5, image stacks.
 
 Every array is stored with its physical metadata as attributes:
 ``voxel_size`` and ``offset`` in nm, ``axes`` (e.g. ``["z", "y", "x"]``) and
@@ -19,7 +19,8 @@ import numpy as np
 
 from ._validate import as_offset, as_plain, as_voxel_size
 
-__all__ = ["Volume", "write_volume", "read_volume", "open_volume", "read_cremi", "checksum"]
+__all__ = ["Volume", "write_volume", "read_volume", "open_volume", "read_cremi", "read_sections",
+           "checksum"]
 
 
 class Volume(NamedTuple):
@@ -202,6 +203,57 @@ def read_cremi(
                 data[data == np.uint64(bg)] = 0
             label_vol = Volume(data, lab.voxel_size, lab.offset)
     return raw_vol, label_vol
+
+
+_IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+
+
+def read_sections(sections, *, voxel_size) -> Volume:
+    """A volume from one image per section (TIFF or PNG), in the order of their names.
+
+    Parameters
+    ----------
+    sections : str, Path or sequence of them
+        A folder (its ``.tif``, ``.tiff`` and ``.png`` files, sorted by name with
+        numbers in order: ``z2`` before ``z10``), or the files themselves, in order.
+    voxel_size : sequence of 3 float, required
+        nm per voxel (z, y, x): section thickness, then pixel size. Image files do
+        not say it reliably, so it is never guessed.
+
+    Returns
+    -------
+    Volume
+        ``(z, y, x)`` data of the images' dtype (grey values), with ``voxel_size``.
+    """
+    import re
+
+    from skimage.io import imread
+
+    voxel_size = as_voxel_size(voxel_size, 3)
+    if isinstance(sections, (str, Path)):
+        folder = Path(sections)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no such folder of sections: {folder}")
+        paths = [q for q in folder.iterdir() if q.suffix.lower() in _IMAGE_SUFFIXES]
+        paths.sort(key=lambda q: [int(t) if t.isdigit() else t
+                                  for t in re.split(r"(\d+)", q.name)])
+        if not paths:
+            raise FileNotFoundError(f"no .tif, .tiff or .png files in {folder}")
+    else:
+        paths = [Path(q) for q in sections]
+        if not paths:
+            raise ValueError("sections: expected a folder or a list of image files, got none")
+    images = []
+    for q in paths:
+        image = np.asarray(imread(q))
+        if image.ndim != 2:
+            raise ValueError(f"{q}: expected one grey-value section (y, x) per file, got an "
+                             f"image of shape {image.shape} (colour, or several pages?)")
+        if images and image.shape != images[0].shape:
+            raise ValueError(f"{q}: shape {image.shape}, but {paths[0].name} is "
+                             f"{images[0].shape}: all sections must be the same size")
+        images.append(image)
+    return Volume(np.stack(images), voxel_size, (0.0, 0.0, 0.0))
 
 
 def _read_h5(f, key: str) -> Volume:

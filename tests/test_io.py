@@ -116,3 +116,40 @@ def test_a_zarr_array_has_the_checksum_of_its_numpy_copy(tmp_path):
                               chunks=(4, 8, 8))
     array[...] = data
     assert checksum(array) == checksum(data) != checksum(data[::-1])
+
+
+def test_read_sections_stacks_a_folder_of_images_in_number_order(tmp_path):
+    from skimage.io import imsave
+
+    from mbl_seg.io import read_sections
+
+    rng = np.random.default_rng(0)
+    sections = rng.integers(0, 256, (12, 16, 20), dtype=np.uint8)
+    for z, section in enumerate(sections):
+        suffix = ".png" if z % 2 else ".tif"
+        imsave(tmp_path / f"slice_{z}{suffix}", section, check_contrast=False)
+    (tmp_path / "notes.txt").write_text("not an image")
+    volume = read_sections(tmp_path, voxel_size=(40, 4, 4))
+    assert np.array_equal(volume.data, sections)  # slice_2 before slice_10
+    assert volume.voxel_size == (40.0, 4.0, 4.0)
+    files = [tmp_path / f"slice_{z}{'.png' if z % 2 else '.tif'}" for z in (3, 1)]
+    assert np.array_equal(read_sections(files, voxel_size=(40, 4, 4)).data, sections[[3, 1]])
+
+
+def test_read_sections_explains_what_it_cannot_use(tmp_path):
+    from skimage.io import imsave
+
+    from mbl_seg.io import read_sections
+
+    with pytest.raises(TypeError, match="voxel_size"):
+        read_sections(tmp_path, voxel_size=None)
+    with pytest.raises(FileNotFoundError, match="no .tif, .tiff or .png files"):
+        read_sections(tmp_path, voxel_size=(40, 4, 4))
+    imsave(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8), check_contrast=False)
+    with pytest.raises(ValueError, match="one grey-value section"):
+        read_sections(tmp_path, voxel_size=(40, 4, 4))
+    (tmp_path / "a.png").unlink()
+    imsave(tmp_path / "a.png", np.zeros((8, 8), np.uint8), check_contrast=False)
+    imsave(tmp_path / "b.png", np.zeros((8, 9), np.uint8), check_contrast=False)
+    with pytest.raises(ValueError, match="must be the same size"):
+        read_sections(tmp_path, voxel_size=(40, 4, 4))
