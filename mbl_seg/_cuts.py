@@ -16,7 +16,8 @@ corner voxel of a thin diagonal neurite (its neighbours along the axes are other
 or a membrane voxel labelled background; no affinity says where it belongs. Predicted
 affinities are rarely that certain inside a fragment, so their fragments hardly change.
 
-Used in: :func:`mbl_seg.segment.fragments` (``cut``).
+Used in: :mod:`mbl_seg.supervoxels` and :func:`mbl_seg.segment.watershed_from_affinities`
+(``cut``); the merge loops of :mod:`mbl_seg.agglomeration` (the union-find, the regions).
 """
 
 from __future__ import annotations
@@ -61,6 +62,21 @@ def _find(parent, i):
     while parent[i] != root:  # path compression
         parent[i], i = root, parent[i]
     return root
+
+
+def region_smallest(parent, smallest, ids: np.ndarray) -> np.ndarray:
+    """For every fragment, the smallest fragment id of its region: ``ids[smallest[root]]``.
+
+    ``parent`` is a union-find forest over the fragments' indices; its roots are found
+    by pointer jumping, in O(log depth) passes over the array.
+    """
+    parent = np.array(parent)
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            break
+        parent = up
+    return ids[np.asarray(smallest)[parent]]
 
 
 @numba.njit(cache=True)

@@ -19,7 +19,7 @@ import numpy as np
 from numba import types
 from numba.typed import Dict, List
 
-from ._cuts import _find
+from ._cuts import _find, region_smallest
 
 MEAN, QUANTILE = 0, 1
 
@@ -192,13 +192,7 @@ class CompiledMerger:
 
     def relabel(self) -> np.ndarray:
         """For every fragment (index into the ids), the smallest fragment id of its region."""
-        parent = self.parent.copy()
-        while True:  # pointer jumping: every fragment's root in O(log depth) passes
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
-        return self.ids[self.smallest[parent]]
+        return region_smallest(self.parent, self.smallest, self.ids)
 
     def merges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The history as fragment ids (a < b) and scores."""

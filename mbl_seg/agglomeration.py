@@ -300,6 +300,9 @@ class _Merger:
     """
 
     def __init__(self, graph: RegionGraph, ids: np.ndarray, scoring) -> None:
+        from ._cuts import _find
+
+        self._find = _find.py_func  # the union-find of the compiled loops, run by Python
         self.scoring = scoring
         self.one = getattr(scoring, "one", None)  # a scoring's own fast path for one edge
         n = len(ids)
@@ -373,23 +376,13 @@ class _Merger:
             heapq.heappush(self.heap, (self._score(shared), shared, self.version[shared]))
 
     def _root(self, i: int) -> int:
-        parent = self.parent
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        while parent[i] != root:  # path compression
-            parent[i], i = root, parent[i]
-        return root
+        return self._find(self.parent, i)
 
     def relabel(self) -> np.ndarray:
         """For every fragment (index into the ids), the smallest fragment id of its region."""
-        parent = np.array(self.parent)
-        while True:  # pointer jumping: every fragment's root in O(log depth) passes
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
-        return self.ids[np.array(self.smallest)[parent]]
+        from ._cuts import region_smallest
+
+        return region_smallest(self.parent, self.smallest, self.ids)
 
     def merges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The history as fragment ids (a < b) and scores."""
@@ -397,3 +390,4 @@ class _Merger:
             return np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0)
         a, b, score = (np.array(column) for column in zip(*self.history))
         return self.ids[a], self.ids[b], score.astype(np.float64)
+

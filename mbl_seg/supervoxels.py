@@ -7,7 +7,7 @@ pieces, so that a fragment almost never holds two neurons; agglomeration
 affinities are certain: a fragment is split where only edges below ``cut`` hold it together
 (:mod:`mbl_seg._cuts`), so that perfect affinities give fragments inside one object each.
 
-Used in: notebooks/07_agglomeration, 08_blockwise, :mod:`mbl_seg.operating_point`,
+Used in: notebooks/07_agglomeration, 08_scaling_up, :mod:`mbl_seg.operating_point`,
 :mod:`mbl_seg.leaderboard`, :mod:`mbl_seg.blockwise`.
 """
 
@@ -33,18 +33,8 @@ def fragments_from_affinities(affs: np.ndarray, *, threshold: float = 0.5,
 
     Deliberately over-segmented: every local maximum of the distance becomes
     a seed, so that fragments almost never straddle two neurons; agglomeration
-    (notebooks/07_agglomeration) merges them back.
-
-    Parameters
-    ----------
-    affs : (K, Z, Y, X) or (K, Y, X) ndarray of float
-        Affinities in [0, 1], 1 = same object, channels first: K is the
-        number of offsets. Logits, integers, nan and channel-last arrays are
-        refused.
-
-    Returns
-    -------
-    (Z, Y, X) or (Y, X) ndarray of uint64
+    (notebooks/07_agglomeration) merges them back. Arguments and result as in
+    :func:`mbl_seg.segment.watershed_from_affinities`.
     """
     return watershed_from_affinities(affs, threshold=threshold, voxel_size=voxel_size,
                                      mask=mask)

@@ -11,7 +11,7 @@ downloader is our own small one for pooch, so that an interrupted download **res
 the bytes received so far wait in ``NAME.part`` next to the cache, and the next call asks
 the server for the rest (an HTTP range request), or starts over where the server cannot.
 
-Used in: notebooks/09_real_data (its "your own data" section), the CLI (``mbl-seg fetch``).
+Used in: the CLI (``mbl-seg fetch``); nothing in the notebooks.
 """
 
 from __future__ import annotations
