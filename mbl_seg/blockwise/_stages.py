@@ -137,8 +137,9 @@ class _Stage:
 
     def _scores(self, write, index) -> int:
         """Agglomerate the block with context; store the merge level of every edge it sees."""
-        from ..agglomeration import merge_history
-        from ..rag import region_graph
+        from ..agglomeration import MergeHistory, _merger
+        from ..rag import BINS, region_graph
+        from ..scoring import as_scoring
         from ._agglomerate import join_scores
 
         job = self.job
@@ -146,8 +147,12 @@ class _Stage:
         read = _grow(write, job.scores_context, job.scores_context, job.grid.shape)
         frags = np.asarray(group["fragments"][read])
         affs = np.asarray(group["affs"][(slice(None), *read)])
-        history = merge_history(affs, frags, scoring=job.scoring, quantile=job.quantile)
-        edges = region_graph(affs, frags, bins=None).edges
+        scoring = as_scoring(job.scoring, job.quantile)
+        graph = region_graph(affs, frags, bins=BINS if scoring.histograms else None)
+        edges = graph.edges  # the graph is made once: for the merges and for their levels
+        merger = _merger(graph, np.unique(edges), scoring)
+        merger.merge_below(1.0)
+        history = MergeHistory(*merger.merges())
         # every block judges every edge it sees; the global step takes the strictest level
         GraphDB(Path(job.directory) / "graph.sqlite").write_scores(
             job.scores, index, edges, join_scores(edges, *history))
