@@ -7,7 +7,7 @@ import pytest
 
 GROUND_FLOOR = ("data", "io", "targets", "segment", "evaluate", "features", "errors", "lsd",
                 "lsd_quality", "operating_point", "rag", "agglomeration", "graphdb", "zendo", "roi", "scoring",
-                "supervoxels", "_cuts",
+                "supervoxels", "_cuts", "own_data",
                 "hosted")
 
 BLOCK_TORCH = """

@@ -1,0 +1,139 @@
+"""A shipped network on a volume of your own: checked, resampled, predicted, segmented.
+
+:func:`segment_volume` is notebook 07's pipeline for any (z, y, x) volume with a
+voxel size: the checks of :func:`mbl_seg.own_data.check_volume` (with what to do
+when one fails), the volume resampled to the network's voxel size where it differs by
+more than the tolerance, prediction block by block, fragments, agglomeration at the
+threshold you give, and the segmentation brought back to your volume's grid.
+:func:`network_voxel_size` and :func:`training_grey_values` read what a shipped
+network was trained on.
+
+Used in: notebooks/09_real_em, docs/instructors.md (the students' own data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from . import own_data
+
+__all__ = ["Segmented", "segment_volume", "network_voxel_size", "training_grey_values"]
+
+
+def network_voxel_size(note: dict) -> tuple[float, float, float]:
+    """The voxel size (nm, z y x) a network was trained at, from its ``.json`` note.
+
+    Older notes do not store it; then it is the voxel size of the domain whose
+    validation volume the note names (e.g. ``fly/validation``: 8 nm).
+    """
+    if not isinstance(note, dict):
+        raise TypeError(f"note must be a network's .json note (a dict), got {type(note).__name__}")
+    if note.get("voxel_size"):
+        return tuple(float(v) for v in note["voxel_size"])
+    dataset = (note.get("validation") or {}).get("dataset") or note.get("dataset")
+    if not dataset:
+        raise ValueError("the note says neither the training voxel size ('voxel_size') nor a "
+                         "dataset to read it from")
+    from .data.domains import get_domain
+
+    return tuple(float(v) for v in get_domain(dataset.split("/")[0]).voxel_size)
+
+
+def training_grey_values(note: dict) -> own_data.GreyValues:
+    """The grey-value summary of the training volume of a network (its domain's ``train``)."""
+    from .data import load_dataset
+
+    dataset = (note.get("validation") or {}).get("dataset") or note.get("dataset") or "fly/"
+    return own_data.grey_values(load_dataset(dataset.split("/")[0] + "/train").raw)
+
+
+class Segmented(NamedTuple):
+    """The result of :func:`segment_volume`.
+
+    ``segmentation``: (Z, Y, X) uint64 on your volume's grid; ``affinities``: the
+    network's nearest-neighbour affinities (3, z, y, x) on *its* grid; ``factors``: how
+    many network voxels one of yours became per axis (1.0: not resampled); ``report``:
+    what the checks found.
+    """
+
+    segmentation: np.ndarray
+    affinities: np.ndarray
+    factors: tuple[float, float, float]
+    report: str
+
+
+def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
+                   network: str = "05_affs3d_fly", scoring: str = "mean",
+                   resample: bool = True, min_size: int = 100, device: str | None = None,
+                   progress: bool = False) -> Segmented:
+    """Segment ``raw`` with a shipped 3D affinity network (05, 06 MTLSD or ACRLSD).
+
+    Parameters
+    ----------
+    raw : (Z, Y, X) ndarray
+        uint8 grey values (or float in [0, 1]), membranes dark.
+    voxel_size : sequence of 3 float
+        nm per voxel (z, y, x) of ``raw``, required.
+    threshold : float
+        Agglomeration threshold in [0, 1]. Choose it on a few labelled sections of your
+        own if you have them; else the network's choice on ``fly/validation``
+        (:func:`mbl_seg.leaderboard.chosen_agglomeration`).
+    network : str
+        A shipped network (:func:`mbl_seg.data.list_pretrained`).
+    scoring : {"mean", "median", "75th percentile"}
+        Notebook 07's edge scorings (:data:`mbl_seg.operating_point.SCORINGS`).
+    resample : bool
+        Resample to the network's voxel size where yours differs by more than
+        :data:`mbl_seg.own_data.TOLERANCE`; False refuses such a volume instead.
+
+    Returns
+    -------
+    Segmented
+    """
+    from .checkpoints import load_pretrained
+    from .operating_point import SCORINGS
+    from .segment import agglomerate, fragments
+
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring must be one of {list(SCORINGS)}, got {scoring!r}")
+    if not 0 <= float(threshold) <= 1:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    net, note = load_pretrained(network)
+    if note.get("model") in ("lsd", "boundaries2d", "affs2d", "malis2d"):
+        raise ValueError(f"{network} predicts no 3D affinities (it is a {note['model']} "
+                         "network): use 05_affs3d_fly, 06_mtlsd_fly or 06_acrlsd_fly")
+    theirs = network_voxel_size(note)
+    ours = tuple(float(v) for v in voxel_size) if np.ndim(voxel_size) == 1 else voxel_size
+    factors = own_data.grid_factors(ours, theirs)
+    on_grid, grid_size = raw, ours
+    if resample and any(abs(f - 1) > own_data.TOLERANCE for f in factors):
+        own_data.check_volume(raw, ours, network_voxel_size=ours)  # all but the voxel size
+        own_data._check_anisotropy(ours, theirs)
+        on_grid, grid_size = own_data.to_network_grid(raw, ours, theirs), theirs
+    else:
+        factors = (1.0, 1.0, 1.0)
+    report = own_data.check_volume(on_grid, grid_size, network_voxel_size=theirs,
+                                   network_grey_values=training_grey_values(note))
+    affs = _predict(net, on_grid, device, progress)
+    frags = fragments(affs, voxel_size=grid_size, min_size=min_size)
+    seg = next(agglomerate(affs, frags, thresholds=[float(threshold)], **SCORINGS[scoring]))
+    return Segmented(own_data.to_volume_grid(seg, np.shape(raw)), affs, factors, report)
+
+
+def _predict(net, raw: np.ndarray, device: str | None, progress: bool) -> np.ndarray:
+    """The nearest-neighbour affinities (3, Z, Y, X) of a 3D network (ACRLSD: two passes)."""
+    from .autocontext import AutoContext, predict_two_pass
+    from .env import select_device
+    from .predict import predict_blocks
+
+    device = select_device(device)
+    if getattr(net, "dims", 3) != 3 and not isinstance(net, AutoContext):
+        raise ValueError("segment_volume needs a 3D affinity network (05_affs3d_fly, "
+                         "06_mtlsd_fly, 06_acrlsd_fly); 2D networks segment section by section "
+                         "(notebook 02)")
+    if isinstance(net, AutoContext):
+        return predict_two_pass(net, raw, device=device)[:3]
+    return predict_blocks(net, raw, device=device, progress=progress)[:3]

@@ -1,0 +1,45 @@
+"""A shipped network on a volume of one's own (mbl_seg.apply)."""
+
+import numpy as np
+import pytest
+
+from mbl_seg import data, evaluate
+from mbl_seg.apply import network_voxel_size, segment_volume
+
+
+def test_the_voxel_size_comes_from_the_note_or_its_domain():
+    assert network_voxel_size({"voxel_size": [36, 12, 12]}) == (36.0, 12.0, 12.0)
+    assert network_voxel_size({"validation": {"dataset": "fly/validation"}}) == (8.0, 8.0, 8.0)
+    assert network_voxel_size({"validation": {"dataset": "zebrafish/validation"}}) == (
+        36.0, 12.0, 12.0)
+    with pytest.raises(ValueError, match="neither"):
+        network_voxel_size({})
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"network": "06_lsd_fly"}, "predicts no 3D affinities"),
+    ({"scoring": "max"}, "scoring must be one of"),
+    ({"threshold": 1.5}, r"threshold must be in \[0, 1\]"),
+])
+def test_what_cannot_work_is_refused_up_front(kwargs, match):
+    raw = np.zeros((8, 32, 32), np.uint8)
+    with pytest.raises(ValueError, match=match):
+        segment_volume(raw, (8, 8, 8), **{"threshold": 0.5, **kwargs})
+
+
+def test_anisotropic_sections_are_refused_not_interpolated():
+    with pytest.raises(ValueError, match="as thick as their pixels"):
+        segment_volume(np.zeros((8, 32, 32), np.uint8), (40, 4, 4), threshold=0.5)
+
+
+def test_a_real_crop_is_resampled_segmented_and_brought_back():
+    test = data.load_dataset("fibsem/test")
+    raw, labels = test.raw[:24, :64, :64], test.labels[:24, :64, :64]
+    result = segment_volume(raw, test.voxel_size, threshold=0.5, device="cpu")
+    assert result.factors == (1.25, 1.25, 1.25)
+    assert result.affinities.shape == (3, 30, 80, 80)
+    assert result.segmentation.shape == raw.shape
+    assert result.report.startswith("ready: (30, 80, 80) voxels of (8, 8, 8) nm")
+    assert evaluate.evaluate(labels, result.segmentation).voi_total < 3.0
+    with pytest.raises(ValueError, match="Resample first"):
+        segment_volume(raw, test.voxel_size, threshold=0.5, device="cpu", resample=False)
