@@ -36,7 +36,7 @@ from mbl_seg.notebooks import execute_notebook, list_notebooks
 ROOT = Path(__file__).resolve().parents[1]
 # fast-mode budgets on a 2-core CPU (seconds), from the issues that introduced the notebooks
 BUDGETS = {"00": 60, "01": 120, "02": 240, "03": 240, "04": 240, "05": 360, "06": 360,
-           "07": 300, "08": 300}
+           "07": 300, "08": 300, "09": 300}
 
 
 def markers(mode: str) -> tuple[str, str]:

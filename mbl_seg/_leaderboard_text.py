@@ -24,7 +24,7 @@ __all__ = ["Row", "HEADER", "START", "END", "TABLE_NAMES", "markers", "markdown"
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 HEADER = ("method", "segmentation", "VOI split", "VOI merge", "VOI total", "ARAND",
           "time (s)")
-TABLE_NAMES = ("fly", "zebrafish")  # the tables of mbl_seg.leaderboard.TABLES
+TABLE_NAMES = ("fly", "zebrafish", "fibsem")  # the tables of mbl_seg.leaderboard.TABLES
 
 
 class Row(NamedTuple):

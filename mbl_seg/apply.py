@@ -5,8 +5,11 @@ voxel size: the checks of :func:`mbl_seg.own_data.check_volume` (with what to do
 when one fails), the volume resampled to the network's voxel size where it differs by
 more than the tolerance, prediction block by block, fragments, agglomeration at the
 threshold you give, and the segmentation brought back to your volume's grid.
-:func:`network_voxel_size` and :func:`training_grey_values` read what a shipped
-network was trained on.
+:func:`score_volume` does the same on a labelled validation and test volume, with
+the agglomeration's scoring and threshold chosen on validation (or given), and scores
+the result on the test volume's own grid: how notebook 09 compares a network on a real
+volume as it is and resampled to its voxel size. :func:`network_voxel_size` and
+:func:`training_grey_values` read what a shipped network was trained on.
 
 Used in: notebooks/09_real_em, docs/instructors.md (the students' own data).
 """
@@ -20,7 +23,8 @@ import numpy as np
 
 from . import own_data
 
-__all__ = ["Segmented", "segment_volume", "network_voxel_size", "training_grey_values"]
+__all__ = ["Segmented", "segment_volume", "network_voxel_size", "training_grey_values",
+           "Scored", "score_volume"]
 
 
 def network_voxel_size(note: dict) -> tuple[float, float, float]:
@@ -67,7 +71,7 @@ class Segmented(NamedTuple):
 
 def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
                    network: str = "05_affs3d_fly", scoring: str = "mean",
-                   resample: bool = True, min_size: int = 100, device: str | None = None,
+                   resample=True, min_size: int = 100, device: str | None = None,
                    progress: bool = False) -> Segmented:
     """Segment ``raw`` with a shipped 3D affinity network (05, 06 MTLSD or ACRLSD).
 
@@ -85,9 +89,11 @@ def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
         A shipped network (:func:`mbl_seg.data.list_pretrained`).
     scoring : {"mean", "median", "75th percentile"}
         Notebook 07's edge scorings (:data:`mbl_seg.operating_point.SCORINGS`).
-    resample : bool
+    resample : bool or callable
         Resample to the network's voxel size where yours differs by more than
-        :data:`mbl_seg.own_data.TOLERANCE`; False refuses such a volume instead.
+        :data:`mbl_seg.own_data.TOLERANCE` (with :func:`mbl_seg.own_data.to_network_grid`,
+        or a function ``resample(raw, voxel_size, network_voxel_size)`` of your own);
+        False refuses such a volume instead.
 
     Returns
     -------
@@ -112,7 +118,8 @@ def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
     if resample and any(abs(f - 1) > own_data.TOLERANCE for f in factors):
         own_data.check_volume(raw, ours, network_voxel_size=ours)  # all but the voxel size
         own_data._check_anisotropy(ours, theirs)
-        on_grid, grid_size = own_data.to_network_grid(raw, ours, theirs), theirs
+        to_grid = resample if callable(resample) else own_data.to_network_grid
+        on_grid, grid_size = np.asarray(to_grid(np.asarray(raw), ours, theirs)), theirs
     else:
         factors = (1.0, 1.0, 1.0)
     report = own_data.check_volume(on_grid, grid_size, network_voxel_size=theirs,
@@ -137,3 +144,83 @@ def _predict(net, raw: np.ndarray, device: str | None, progress: bool) -> np.nda
     if isinstance(net, AutoContext):
         return predict_two_pass(net, raw, device=device)[:3]
     return predict_blocks(net, raw, device=device, progress=progress)[:3]
+
+
+class Scored(NamedTuple):
+    """The result of :func:`score_volume`.
+
+    ``scoring``, ``threshold``: the operating point (chosen on validation, or given);
+    ``scores``: the test volume's, on its own grid; ``validation``, ``test``: the sweeps
+    of that scoring over every threshold, on the network's grid (None where not made);
+    ``segmentation``: the test segmentation on the test volume's grid; ``affinities``:
+    the test volume's on the network's grid; ``factors``: as in :class:`Segmented`.
+    """
+
+    scoring: str
+    threshold: float
+    scores: object
+    validation: object
+    test: object
+    segmentation: np.ndarray
+    affinities: np.ndarray
+    factors: tuple[float, float, float]
+
+
+def score_volume(network: str, test, validation=None, *, at: tuple[str, float] | None = None,
+                 resample=True, thresholds: Sequence[float] | None = None,
+                 min_size: int = 100, device: str | None = None) -> Scored:
+    """A shipped 3D affinity network on a labelled ``test`` volume, at a fair operating point.
+
+    ``test`` and ``validation`` are datasets (``raw``, ``labels``, ``voxel_size``) of the
+    same voxel size. The scoring and threshold are ``at`` if given (e.g. the ones chosen
+    on ``fly/validation``, for a volume without labels), else chosen on ``validation`` by
+    VOI total as in notebook 07. With ``resample``, both volumes are brought to the
+    network's voxel size first (:func:`mbl_seg.own_data.to_network_grid`, or the function
+    ``resample(raw, voxel_size, network_voxel_size)`` given instead, e.g. your own); the
+    test segmentation is brought back and scored on the test volume's own grid.
+    """
+    from .checkpoints import load_pretrained
+    from .evaluate import evaluate
+    from .operating_point import SCORINGS, THRESHOLDS, choose, sweeps
+    from .segment import agglomerate, fragments
+
+    if (at is None) == (validation is None):
+        raise ValueError("give either validation (to choose the operating point on) or at="
+                         "(scoring, threshold), not both and not neither")
+    thresholds = THRESHOLDS if thresholds is None else thresholds
+    net, note = load_pretrained(network)
+    theirs = network_voxel_size(note)
+    ours = tuple(float(v) for v in test.voxel_size)
+    factors = own_data.grid_factors(ours, theirs) if resample else (1.0, 1.0, 1.0)
+    to_grid = resample if callable(resample) else own_data.to_network_grid
+
+    def on_grid(volume):
+        raw, labels = np.asarray(volume.raw), np.asarray(volume.labels)
+        if factors != (1.0, 1.0, 1.0):
+            raw = np.asarray(to_grid(raw, ours, theirs))
+            labels = own_data.to_volume_grid(labels, raw.shape)
+        affs = _predict(net, raw, device, False)
+        grid = theirs if factors != (1.0, 1.0, 1.0) else ours
+        return affs, fragments(affs, voxel_size=grid, min_size=min_size), labels
+
+    test_affs, test_frags, test_labels = on_grid(test)
+    on_validation = None
+    if at is None:
+        if tuple(float(v) for v in validation.voxel_size) != ours:
+            raise ValueError(f"validation and test must have the same voxel size, got "
+                             f"{tuple(validation.voxel_size)} and {ours}")
+        all_sweeps = sweeps(*on_grid(validation), thresholds=thresholds)
+        scoring, threshold = choose(all_sweeps)
+        on_validation = all_sweeps[scoring]
+    else:
+        scoring, threshold = at[0], float(at[1])
+        if scoring not in SCORINGS:
+            raise ValueError(f"at: the scoring must be one of {list(SCORINGS)}, got {scoring!r}")
+    options = SCORINGS[scoring]
+    from .agglomeration import sweep
+
+    on_test = sweep(test_affs, test_frags, test_labels, thresholds=thresholds, **options)
+    seg = next(agglomerate(test_affs, test_frags, thresholds=[threshold], **options))
+    seg = own_data.to_volume_grid(seg, np.shape(test.labels))
+    return Scored(scoring, threshold, evaluate(np.asarray(test.labels), seg), on_validation,
+                  on_test, seg, test_affs, factors)

@@ -6,7 +6,8 @@
     mbl-seg run [NB ...]        execute notebooks headless into executed/ (--in-place: rewrite them)
     mbl-seg leaderboard         every method of the course on fly/test, as one markdown table
                                 (--readme README.md: also put it between the README's markers;
-                                --table zebrafish: the fly networks on zebrafish/test)
+                                --table zebrafish: the fly networks on zebrafish/test;
+                                --table fibsem: every method on the real FIB-SEM volume)
     mbl-seg first-cell          the notebooks' first cell (installs the course on Colab & co.;
                                 --insert: put it into every solution notebook)
     mbl-seg fetch NAME          download a listed public EM volume into the cache (checked,
@@ -145,16 +146,19 @@ def _parser() -> argparse.ArgumentParser:
     board = sub.add_parser("leaderboard", help="score every method of the course on one volume")
     board.add_argument("--readme", default=None,
                        help="also replace the table between the leaderboard markers of this file")
-    board.add_argument("--table", default="fly", choices=["fly", "zebrafish"],
+    board.add_argument("--table", default="fly", choices=["fly", "zebrafish", "fibsem"],
                        help="fly: every method on fly/test (the final table); zebrafish: the "
-                            "fly networks on zebrafish/test, as they are and fine-tuned")
+                            "fly networks on zebrafish/test, as they are and fine-tuned; "
+                            "fibsem: every method on the real FIB-SEM volume (notebook 09)")
     board.add_argument("--volume", default=None, help="the held-out volume (default: the "
-                                                      "table's, fly/test or zebrafish/test)")
+                                                      "table's: fly/test, zebrafish/test or "
+                                                      "fibsem/test)")
     board.add_argument("--validation", default=None,
                        help="where the agglomeration threshold is chosen (default: the table's)")
     board.add_argument("--methods", nargs="*", default=None,
                        help="a subset of: classical boundaries2d affs2d malis2d affs3d mtlsd "
-                            "affs3d_zebrafish mtlsd_zebrafish (default: the table's)")
+                            "affs3d_zebrafish mtlsd_zebrafish affs3d_grid mtlsd_grid (default: "
+                            "the table's)")
     board.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best)")
     board.set_defaults(func=_leaderboard)
     first = sub.add_parser("first-cell",

@@ -70,6 +70,7 @@ class _Method(NamedTuple):
     network: str | None  # a shipped checkpoint; None: notebook 01's pixel classifier
     output: str  # "boundaries2d", "affs2d" or "affs3d": how it is predicted and segmented
     agglomerate: bool
+    resample: bool = False  # segment on the network's voxel grid (notebook 09), score on ours
 
 
 METHODS = {
@@ -84,6 +85,10 @@ METHODS = {
                                 "05_affs3d_fly_tuned_zebrafish", "affs3d", True),
     "mtlsd_zebrafish": _Method("3D MTLSD, its affinities (06), + 16 zebrafish sections",
                                "06_mtlsd_fly_tuned_zebrafish", "affs3d", True),
+    "affs3d_grid": _Method("3D U-Net affinities (05), on its voxel size", "05_affs3d_fly",
+                           "affs3d", True, True),
+    "mtlsd_grid": _Method("3D MTLSD, its affinities (06), on its voxel size", "06_mtlsd_fly",
+                          "affs3d", True, True),
 }
 
 
@@ -100,6 +105,9 @@ TABLES = {
                   ("classical", "boundaries2d", "affs2d", "malis2d", "affs3d", "mtlsd")),
     "zebrafish": _Table("zebrafish/test", "zebrafish/validation",
                         ("affs3d", "affs3d_zebrafish", "mtlsd", "mtlsd_zebrafish")),
+    "fibsem": _Table("fibsem/test", "fibsem/train",
+                     ("classical", "boundaries2d", "affs2d", "malis2d", "affs3d", "affs3d_grid",
+                      "mtlsd", "mtlsd_grid")),
 }
 
 
@@ -156,24 +164,49 @@ def final_table(volume="fly/test", *, validation="fly/validation",
     for key in keys:
         method = METHODS[key]
         run = _predictor(method, device)  # loads or trains; not timed
+        grid = _on_grid(method, test)
         started = time.perf_counter()
-        out = run(test.raw, test.voxel_size)
+        out = run(grid.raw, grid.voxel_size)
         predicted = time.perf_counter() - started
-        seg = _watershed(method.output, out, test.voxel_size, h)
+        seg = _back(_watershed(method.output, out, grid.voxel_size, h), test)
         seconds = time.perf_counter() - started
         where = "watershed" if method.output == "affs3d" else "watershed, per section"
         rows.append(_score(method.label, where, test.labels, seg, seconds, verbose))
         if method.agglomerate:
             if held_out is None:
                 held_out = _dataset(validation, crop, "validation")
-            scoring, threshold = _choose(run(held_out.raw, held_out.voxel_size), held_out,
+            on_grid = _on_grid(method, held_out)
+            scoring, threshold = _choose(run(on_grid.raw, on_grid.voxel_size), on_grid,
                                          thresholds)
             started = time.perf_counter()
-            seg = _agglomerate(out, test.voxel_size, scoring, threshold)
+            seg = _back(_agglomerate(out, grid.voxel_size, scoring, threshold), test)
             seconds = predicted + time.perf_counter() - started
             rows.append(_score(method.label, f"agglomeration, {scoring}, t = {threshold:.2f}",
                                test.labels, seg, seconds, verbose))
     return rows
+
+
+def _on_grid(method: _Method, volume: _Volume) -> _Volume:
+    """``volume`` resampled to the network's voxel size (labels by nearest voxel), if the
+    method asks for it (notebook 09); else ``volume`` itself."""
+    if not method.resample:
+        return volume
+    from . import own_data
+    from .apply import network_voxel_size
+    from .checkpoints import load_pretrained
+
+    theirs = network_voxel_size(load_pretrained(method.network).note)
+    raw = own_data.to_network_grid(volume.raw, volume.voxel_size, theirs)
+    return _Volume(raw, own_data.to_volume_grid(volume.labels, raw.shape), theirs)
+
+
+def _back(seg: np.ndarray, volume: _Volume) -> np.ndarray:
+    """A segmentation brought back to ``volume``'s grid (nearest voxel), where it is not."""
+    if seg.shape == volume.labels.shape:
+        return seg
+    from .own_data import to_volume_grid
+
+    return to_volume_grid(seg, volume.labels.shape)
 
 
 def chosen_agglomeration(method: str = "affs3d", *, validation="fly/validation",

@@ -13,6 +13,9 @@ network saw before it predicts, and the result brought back:
 * :func:`to_network_grid` resamples raw to the network's voxel size (linear
   interpolation), :func:`to_volume_grid` brings a segmentation back (nearest
   neighbour: ids are never blended);
+* :func:`regions` splits a volume whose labels mark membranes 0 (as real
+  annotations often do) into membranes, dark organelles and other interior, to see
+  where a network's boundary probability goes;
 * :func:`grey_values` summarises an intensity distribution (percentiles, mean, std)
   to compare with the network's training data.
 
@@ -32,7 +35,7 @@ import numpy as np
 from ._validate import as_voxel_size
 
 __all__ = ["GreyValues", "grey_values", "check_volume", "grid_factors", "to_network_grid",
-           "to_volume_grid", "to_uint8", "TOLERANCE", "MAX_ANISOTROPY"]
+           "to_volume_grid", "to_uint8", "regions", "TOLERANCE", "MAX_ANISOTROPY"]
 
 TOLERANCE = 0.15  # a voxel size within 15 % of the network's needs no resampling
 MAX_ANISOTROPY = 2.0  # z may be this many times thicker (relative to the network's) at most
@@ -229,6 +232,37 @@ def to_uint8(raw: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> np.nda
         raise ValueError(f"raw has one grey value ({a:g}) between the {low}th and {high}th "
                          "percentile: nothing to stretch")
     return np.clip(np.rint((values - a) / (b - a) * 255), 0, 255).astype(np.uint8)
+
+
+def regions(raw: np.ndarray, labels: np.ndarray, *, margin: int = 2) -> dict[str, np.ndarray]:
+    """Boolean masks of a (Z, Y, X) volume whose labels are 0 on membranes.
+
+    ``"membrane"``: label 0; ``"dark organelle"``: interior voxels (at least ``margin``
+    voxels from another label or a membrane, in their section) darker than the mean
+    membrane, the mitochondria and vesicle clouds a network may take for membrane;
+    ``"other interior"``: the rest of the interior.
+
+    >>> labels = np.array([[[1, 1, 1, 1, 1, 0, 2, 2, 2, 2, 2]]], np.uint64)
+    >>> raw = np.array([[[200, 200, 50, 200, 200, 60, 200, 200, 200, 200, 200]]], np.uint8)
+    >>> {k: np.flatnonzero(m).tolist() for k, m in regions(raw, labels).items()}
+    {'membrane': [5], 'dark organelle': [2], 'other interior': [0, 1, 8, 9, 10]}
+    """
+    from scipy import ndimage
+
+    raw, labels = np.asarray(raw), np.asarray(labels)
+    if raw.shape != labels.shape or raw.ndim != 3:
+        raise ValueError(f"raw and labels must be (Z, Y, X) of the same shape, got {raw.shape} "
+                         f"and {labels.shape}")
+    membrane = labels == 0
+    if not membrane.any():
+        raise ValueError("no voxel is labelled 0: regions() needs labels that mark membranes 0")
+    # a voxel is interior if every voxel within `margin` (in its section) has its label
+    size = (1, 2 * margin + 1, 2 * margin + 1)
+    same = (ndimage.maximum_filter(labels, size=size, mode="nearest")
+            == ndimage.minimum_filter(labels, size=size, mode="nearest"))
+    interior = same & ~membrane
+    dark = interior & (raw < raw[membrane].mean())
+    return {"membrane": membrane, "dark organelle": dark, "other interior": interior & ~dark}
 
 
 def _nm(size: tuple) -> str:

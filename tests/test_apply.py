@@ -43,3 +43,23 @@ def test_a_real_crop_is_resampled_segmented_and_brought_back():
     assert evaluate.evaluate(labels, result.segmentation).voi_total < 3.0
     with pytest.raises(ValueError, match="Resample first"):
         segment_volume(raw, test.voxel_size, threshold=0.5, device="cpu", resample=False)
+
+
+def test_the_instructors_recipe_for_ones_own_volume_runs_as_written(tmp_path, monkeypatch):
+    """docs/instructors.md's code block, on a small zarr of the real volume (10 nm)."""
+    import re
+    from pathlib import Path
+
+    from mbl_seg import io
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "instructors.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", guide, re.S)
+                 if "segment_volume" in b)
+    test = data.load_dataset("fibsem/test")
+    io.write_volume(tmp_path / "my_volume.zarr", "raw", test.raw[:16, :48, :48],
+                    voxel_size=test.voxel_size)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(block, "instructors.md", "exec"), namespace)
+    assert namespace["result"].segmentation.shape == (16, 48, 48)
+    assert namespace["result"].factors == (1.25, 1.25, 1.25)

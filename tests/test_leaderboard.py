@@ -176,3 +176,25 @@ def test_chosen_agglomeration_is_the_final_tables_choice():
     assert row.segmentation == f"agglomeration, {scoring}, t = {threshold:.2f}"
     with pytest.raises(ValueError, match="not agglomerated in the final table"):
         leaderboard.chosen_agglomeration("classical")
+
+
+def test_the_real_volume_on_the_networks_grid_is_scored_on_its_own():
+    """The fibsem table's resampled rows are notebook 09's pipeline (apply.score_volume)."""
+    from mbl_seg import data
+    from mbl_seg.apply import score_volume
+
+    crop = np.s_[:16, :48, :48]
+    rows = leaderboard.final_table("fibsem/test", validation="fibsem/train",
+                                   methods=["affs3d_grid"], crop=crop, device="cpu")
+    test, train = (data.load_dataset(f"fibsem/{n}") for n in ("test", "train"))
+
+    class Crop:
+        def __init__(self, ds):
+            self.raw, self.labels, self.voxel_size = ds.raw[crop], ds.labels[crop], ds.voxel_size
+
+    same = score_volume("05_affs3d_fly", Crop(test), Crop(train), device="cpu")
+    agglomerated = rows[1]
+    assert agglomerated.segmentation == f"agglomeration, {same.scoring}, t = {same.threshold:.2f}"
+    assert agglomerated.voi_split == pytest.approx(same.scores.voi_split, abs=1e-9)
+    assert agglomerated.voi_merge == pytest.approx(same.scores.voi_merge, abs=1e-9)
+    assert leaderboard.TABLES["fibsem"].volume == "fibsem/test"

@@ -23,6 +23,7 @@ from .lsds import check_centre_offsets, check_mtlsd_loss
 from .malis import check_malis_pair_counts, check_maximin_edge
 from .metrics import check_arand_from_table, check_voi_from_table
 from .models import check_center_crop, check_unet_output_size
+from .own_data import check_to_network_grid
 from .require import ExerciseNotDone, require
 from .results import expect_between, expect_equal, expect_less
 from .segment import check_seeded_watershed
@@ -37,4 +38,5 @@ __all__ = [
     "require", "ExerciseNotDone", "expect_equal", "check_output_shape_3d", "check_missing_sections",
     "check_scan_blocks", "check_centre_offsets", "check_mtlsd_loss", "check_merge_edges",
     "check_read_region", "check_overhead", "check_smoothing_task", "check_zendo_rule",
+    "check_to_network_grid",
 ]
