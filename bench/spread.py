@@ -65,6 +65,8 @@ def summarise(records: list[dict]) -> list[dict]:
     the values those limits pass."""
     rows: dict[tuple[str, str], dict] = {}
     for r in records:
+        if r["kind"] not in ("between", "less"):  # expect_equal: exact, nothing to spread
+            continue
         margin = r["values"][0] if r["kind"] == "between" else r["values"][1] - r["values"][0]
         row = rows.setdefault((r["notebook"], r["what"]), {
             "notebook": r["notebook"], "what": r["what"], "kind": r["kind"], "values": []})

@@ -24,7 +24,7 @@ import numpy as np
 from . import own_data
 
 __all__ = ["Segmented", "segment_volume", "network_voxel_size", "training_grey_values",
-           "Scored", "score_volume"]
+           "Scored", "score_volume", "load_trained"]
 
 
 def network_voxel_size(note: dict) -> tuple[float, float, float]:
@@ -44,6 +44,49 @@ def network_voxel_size(note: dict) -> tuple[float, float, float]:
     from .data.domains import get_domain
 
     return tuple(float(v) for v in get_domain(dataset.split("/")[0]).voxel_size)
+
+
+def load_trained(path, *, voxel_size: Sequence[float], dataset: str = "fly/train"):
+    """A network you trained in a notebook (its :func:`mbl_seg.train.train` checkpoint),
+    rebuilt and ready to predict, with a note like a shipped network's.
+
+    ``voxel_size`` and ``dataset``: what it was trained on (checkpoints do not say).
+    Returns :class:`mbl_seg.checkpoints.Pretrained`; pass it as ``network`` to
+    :func:`score_volume` or :func:`segment_volume`.
+    """
+    from pathlib import Path
+
+    import torch
+
+    from .checkpoints import Pretrained, load_checkpoint
+    from .models import UNet
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: train the network in its notebook first")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    settings = (saved.get("config") or {}).get("model_settings") if isinstance(saved, dict) else None
+    if not settings:
+        raise ValueError(f"{path} does not say how to build its network (no model settings): "
+                         "it was not written by mbl_seg.train with a UNet")
+    model = UNet(**settings)
+    load_checkpoint(path, model)
+    model.eval()
+    note = {"voxel_size": [float(v) for v in voxel_size], "dataset": dataset,
+            "iterations": int(saved.get("iteration", 0)), "checkpoint": str(path)}
+    return Pretrained(model, note)
+
+
+def _network(network):
+    """A shipped network's name, or a Pretrained (e.g. :func:`load_trained`): (model, note)."""
+    from .checkpoints import Pretrained, load_pretrained
+
+    if isinstance(network, str):
+        return load_pretrained(network)
+    if isinstance(network, Pretrained):
+        return network
+    raise TypeError(f"network must be a shipped network's name (e.g. '05_affs3d_fly') or a "
+                    f"Pretrained (load_trained), got {type(network).__name__}")
 
 
 def training_grey_values(note: dict) -> own_data.GreyValues:
@@ -70,7 +113,7 @@ class Segmented(NamedTuple):
 
 
 def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
-                   network: str = "05_affs3d_fly", scoring: str = "mean",
+                   network="05_affs3d_fly", scoring: str = "mean",
                    resample=True, min_size: int = 100, device: str | None = None,
                    progress: bool = False) -> Segmented:
     """Segment ``raw`` with a shipped 3D affinity network (05, 06 MTLSD or ACRLSD).
@@ -85,8 +128,9 @@ def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
         Agglomeration threshold in [0, 1]. Choose it on a few labelled sections of your
         own if you have them; else the network's choice on ``fly/validation``
         (:func:`mbl_seg.leaderboard.chosen_agglomeration`).
-    network : str
-        A shipped network (:func:`mbl_seg.data.list_pretrained`).
+    network : str or Pretrained
+        A shipped network (:func:`mbl_seg.data.list_pretrained`), or one of yours
+        (:func:`load_trained`).
     scoring : {"mean", "median", "75th percentile"}
         Notebook 07's edge scorings (:data:`mbl_seg.operating_point.SCORINGS`).
     resample : bool or callable
@@ -99,7 +143,6 @@ def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
     -------
     Segmented
     """
-    from .checkpoints import load_pretrained
     from .operating_point import SCORINGS
     from .segment import agglomerate, fragments
 
@@ -107,7 +150,7 @@ def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
         raise ValueError(f"scoring must be one of {list(SCORINGS)}, got {scoring!r}")
     if not 0 <= float(threshold) <= 1:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    net, note = load_pretrained(network)
+    net, note = _network(network)
     if note.get("model") in ("lsd", "boundaries2d", "affs2d", "malis2d"):
         raise ValueError(f"{network} predicts no 3D affinities (it is a {note['model']} "
                          "network): use 05_affs3d_fly, 06_mtlsd_fly or 06_acrlsd_fly")
@@ -166,7 +209,7 @@ class Scored(NamedTuple):
     factors: tuple[float, float, float]
 
 
-def score_volume(network: str, test, validation=None, *, at: tuple[str, float] | None = None,
+def score_volume(network, test, validation=None, *, at: tuple[str, float] | None = None,
                  resample=True, thresholds: Sequence[float] | None = None,
                  min_size: int = 100, device: str | None = None) -> Scored:
     """A shipped 3D affinity network on a labelled ``test`` volume, at a fair operating point.
@@ -179,7 +222,6 @@ def score_volume(network: str, test, validation=None, *, at: tuple[str, float] |
     ``resample(raw, voxel_size, network_voxel_size)`` given instead, e.g. your own); the
     test segmentation is brought back and scored on the test volume's own grid.
     """
-    from .checkpoints import load_pretrained
     from .evaluate import evaluate
     from .operating_point import SCORINGS, THRESHOLDS, choose, sweeps
     from .segment import agglomerate, fragments
@@ -188,7 +230,7 @@ def score_volume(network: str, test, validation=None, *, at: tuple[str, float] |
         raise ValueError("give either validation (to choose the operating point on) or at="
                          "(scoring, threshold), not both and not neither")
     thresholds = THRESHOLDS if thresholds is None else thresholds
-    net, note = load_pretrained(network)
+    net, note = _network(network)
     theirs = network_voxel_size(note)
     ours = tuple(float(v) for v in test.voxel_size)
     factors = own_data.grid_factors(ours, theirs) if resample else (1.0, 1.0, 1.0)

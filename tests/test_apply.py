@@ -63,3 +63,29 @@ def test_the_instructors_recipe_for_ones_own_volume_runs_as_written(tmp_path, mo
     exec(compile(block, "instructors.md", "exec"), namespace)
     assert namespace["result"].segmentation.shape == (16, 48, 48)
     assert namespace["result"].factors == (1.25, 1.25, 1.25)
+
+
+def test_a_network_you_trained_is_rebuilt_from_its_checkpoint(tmp_path):
+    import torch
+
+    from mbl_seg.apply import load_trained
+    from mbl_seg.models import UNet
+    from mbl_seg.train import train
+
+    net = UNet(dims=3, depth=2, base_features=2, out_channels=3, padding="same", seed=0)
+
+    def make_batch(rng):
+        return {"raw": rng.random((1, 1, 8, 16, 16), dtype=np.float32),
+                "target": rng.random((1, 3, 8, 16, 16), dtype=np.float32)}
+
+    result = train(net, make_batch, lambda out, b: torch.nn.functional.mse_loss(out, b["target"]),
+                   iterations=2, device="cpu", checkpoint=tmp_path / "mine.pt", progress=False)
+    mine = load_trained(tmp_path / "mine.pt", voxel_size=(8, 8, 8))
+    assert mine.note["iterations"] == 2 and mine.note["voxel_size"] == [8.0, 8.0, 8.0]
+    for a, b in zip(mine.model.state_dict().values(), result.model.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu())
+    assert network_voxel_size(mine.note) == (8.0, 8.0, 8.0)
+    with pytest.raises(FileNotFoundError, match="train the network"):
+        load_trained(tmp_path / "nothing.pt", voxel_size=(8, 8, 8))
+    with pytest.raises(TypeError, match="shipped network's name"):
+        segment_volume(np.zeros((8, 16, 16), np.uint8), (8, 8, 8), threshold=0.5, network=3)

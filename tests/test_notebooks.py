@@ -159,7 +159,8 @@ BUILT_ON = {"02_deep_boundaries": ["center_crop", "balance_weights"],
             "05_3d_unet": ["my_missing_sections", "my_output_shape_3d", "my_scan_blocks"],
             "06_lsds": ["my_centre_offsets", "my_mtlsd_loss"],
             "07_agglomeration": ["my_merge_edges"],
-            "08_scaling_up": ["my_read_region", "my_overhead", "my_smoothing_task"]}
+            "08_scaling_up": ["my_read_region", "my_overhead", "my_smoothing_task"],
+            "09_real_em": ["my_to_network_grid"]}
 
 
 @pytest.mark.parametrize("stem, names", BUILT_ON.items())
