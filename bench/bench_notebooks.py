@@ -15,7 +15,9 @@ from (the committed outputs then come from this cold run).
 ``--markdown FILE`` also writes the times as a table between the markers
 ``<!-- notebook-times:<mode>:start -->`` and ``<!-- notebook-times:<mode>:end -->``
 of FILE (docs/instructors.md has one pair per mode), so the instructors' timetable
-quotes measured times, not typed ones.
+quotes measured times, not typed ones. With ``--merge`` the notebooks timed now replace
+their rows and the other rows keep their earlier measurement (the note under the table
+says which were measured when), e.g. after adding one notebook.
 """
 
 from __future__ import annotations
@@ -70,6 +72,36 @@ def times_table(times: list[tuple[str, float]], mode: str, machine: str) -> str:
     return "\n".join(lines)
 
 
+def parse_seconds(text: str) -> float:
+    """``"2 min 18 s"`` -> 138.0, ``"7 s"`` -> 7.0 (the format of :func:`times_table`)."""
+    minutes, _, rest = text.strip().rpartition(" min ")
+    return 60.0 * int(minutes or 0) + float(rest.removesuffix(" s"))
+
+
+def read_times(path: Path, mode: str) -> tuple[list[tuple[str, float]], str]:
+    """The rows and the note under the table of ``mode`` in ``path`` (empty if none)."""
+    start, end = markers(mode)
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        return [], ""
+    block = text.split(start)[1].split(end)[0]
+    rows = [line.split("|")[1:3] for line in block.splitlines()
+            if line.startswith("| ") and not line.startswith(("| notebook", "| **all"))]
+    notes = [line for line in block.splitlines() if line.startswith("Measured by")]
+    return [(name.strip(), parse_seconds(t)) for name, t in rows], (notes[0] if notes else "")
+
+
+def merged(old: list[tuple[str, float]], new: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``old`` with the rows of ``new`` replaced or added, in notebook order.
+
+    >>> merged([("00_a", 5.0), ("02_c", 9.0)], [("01_b", 3.0), ("02_c", 8.0)])
+    [('00_a', 5.0), ('01_b', 3.0), ('02_c', 8.0)]
+    """
+    rows = dict(old)
+    rows.update(new)
+    return sorted(rows.items())
+
+
 def write_times(path: Path, block: str, mode: str) -> None:
     """Put ``block`` between the file's markers for ``mode`` (ValueError if they are missing)."""
     start, end = markers(mode)
@@ -107,6 +139,8 @@ def main() -> None:
                         "notebook-times markers (e.g. docs/instructors.md)")
     parser.add_argument("--in-place", action="store_true",
                         help="save each executed notebook over its solution")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --markdown: keep the rows of the notebooks not timed now")
     args = parser.parse_args()
     if args.markdown is not None and not args.markdown.is_file():
         parser.error(f"--markdown: no file {args.markdown}")
@@ -128,7 +162,14 @@ def main() -> None:
         print(f"  {path.stem:<26} {seconds:6.1f} s   {verdict}", flush=True)
         times.append((path.stem, seconds))
     if args.markdown is not None:
-        write_times(args.markdown, times_table(times, cfg.mode, machine(cfg.device)), cfg.mode)
+        table = times_table(times, cfg.mode, machine(cfg.device))
+        if args.merge:
+            old, note = read_times(args.markdown, cfg.mode)
+            now = ", ".join(stem for stem, _ in times)
+            table = times_table(merged(old, times), cfg.mode, machine(cfg.device))
+            table = table.rsplit("\n", 1)[0] + (f"\n{note.rstrip('.')}; {now} measured again by "
+                                                f"`--merge` on {machine(cfg.device)}.")
+        write_times(args.markdown, table, cfg.mode)
         print(f"times written to {args.markdown}")
     sys.exit(1 if missed else 0)
 

@@ -39,3 +39,15 @@ def test_the_guide_has_markers_for_both_modes():
     for mode in ("fast", "full"):
         start, end = bench.markers(mode)
         assert text.count(start) == 1 and text.count(end) == 1
+
+
+def test_a_written_table_reads_back_and_merges(tmp_path):
+    page = tmp_path / "guide.md"
+    start, end = bench.markers("fast")
+    page.write_text(f"intro\n{start}\nold\n{end}\n")
+    rows = [("00_setup", 7.0), ("07_agglomeration", 138.0)]
+    bench.write_times(page, bench.times_table(rows, "fast", "2 CPUs"), "fast")
+    read, note = bench.read_times(page, "fast")
+    assert read == rows and note.startswith("Measured by") and note.endswith("on 2 CPUs.")
+    assert bench.merged(read, [("09_real_em", 224.0), ("00_setup", 8.0)]) == [
+        ("00_setup", 8.0), ("07_agglomeration", 138.0), ("09_real_em", 224.0)]
