@@ -167,8 +167,8 @@ def main() -> None:
             old, note = read_times(args.markdown, cfg.mode)
             now = ", ".join(stem for stem, _ in times)
             table = times_table(merged(old, times), cfg.mode, machine(cfg.device))
-            table = table.rsplit("\n", 1)[0] + (f"\n{note.rstrip('.')}; {now} measured again by "
-                                                f"`--merge` on {machine(cfg.device)}.")
+            table = table.rsplit("\n", 1)[0] + (f"\n{note.rstrip('.')}; {now} measured on "
+                                                f"{machine(cfg.device)} (`--merge`).")
         write_times(args.markdown, table, cfg.mode)
         print(f"times written to {args.markdown}")
     sys.exit(1 if missed else 0)
