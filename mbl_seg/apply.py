@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import own_data
+from ._validate import as_voxel_size
 
 __all__ = ["Segmented", "segment_volume", "network_voxel_size", "training_grey_values",
            "Scored", "score_volume", "load_trained"]
@@ -155,12 +156,12 @@ def segment_volume(raw, voxel_size: Sequence[float], *, threshold: float,
         raise ValueError(f"{network} predicts no 3D affinities (it is a {note['model']} "
                          "network): use 05_affs3d_fly, 06_mtlsd_fly or 06_acrlsd_fly")
     theirs = network_voxel_size(note)
-    ours = tuple(float(v) for v in voxel_size) if np.ndim(voxel_size) == 1 else voxel_size
+    ours = as_voxel_size(voxel_size, 3)
     factors = own_data.grid_factors(ours, theirs)
     on_grid, grid_size = raw, ours
     if resample and any(abs(f - 1) > own_data.TOLERANCE for f in factors):
-        own_data.check_volume(raw, ours, network_voxel_size=ours)  # all but the voxel size
-        own_data._check_anisotropy(ours, theirs)
+        # everything but the voxel size, before resampling what may not be a volume at all
+        own_data.check_volume(raw, ours, network_voxel_size=theirs, resample=True)
         to_grid = resample if callable(resample) else own_data.to_network_grid
         on_grid, grid_size = np.asarray(to_grid(np.asarray(raw), ours, theirs)), theirs
     else:
@@ -222,6 +223,7 @@ def score_volume(network, test, validation=None, *, at: tuple[str, float] | None
     ``resample(raw, voxel_size, network_voxel_size)`` given instead, e.g. your own); the
     test segmentation is brought back and scored on the test volume's own grid.
     """
+    from .agglomeration import sweep
     from .evaluate import evaluate
     from .operating_point import SCORINGS, THRESHOLDS, choose, sweeps
     from .segment import agglomerate, fragments
@@ -259,8 +261,6 @@ def score_volume(network, test, validation=None, *, at: tuple[str, float] | None
         if scoring not in SCORINGS:
             raise ValueError(f"at: the scoring must be one of {list(SCORINGS)}, got {scoring!r}")
     options = SCORINGS[scoring]
-    from .agglomeration import sweep
-
     on_test = sweep(test_affs, test_frags, test_labels, thresholds=thresholds, **options)
     seg = next(agglomerate(test_affs, test_frags, thresholds=[threshold], **options))
     seg = own_data.to_volume_grid(seg, np.shape(test.labels))

@@ -191,11 +191,15 @@ def _on_grid(method: _Method, volume: _Volume) -> _Volume:
     method asks for it (notebook 09); else ``volume`` itself."""
     if not method.resample:
         return volume
+    import json
+
     from . import own_data
     from .apply import network_voxel_size
-    from .checkpoints import load_pretrained
+    from .data import pretrained
 
-    theirs = network_voxel_size(load_pretrained(method.network).note)
+    # the network's note says its voxel size; its weights are loaded once, by _predictor
+    theirs = network_voxel_size(json.loads(pretrained(method.network).with_suffix(".json")
+                                           .read_text()))
     raw = own_data.to_network_grid(volume.raw, volume.voxel_size, theirs)
     return _Volume(raw, own_data.to_volume_grid(volume.labels, raw.shape), theirs)
 

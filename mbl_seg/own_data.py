@@ -83,7 +83,7 @@ def grid_factors(voxel_size: Sequence[float], network_voxel_size: Sequence[float
 
 def check_volume(raw, voxel_size: Sequence[float], *, network_voxel_size: Sequence[float],
                  network_grey_values: GreyValues | None = None,
-                 tolerance: float = TOLERANCE) -> str:
+                 tolerance: float = TOLERANCE, resample: bool = False) -> str:
     """Whether ``raw`` is ready for a network trained at ``network_voxel_size``.
 
     Parameters
@@ -99,6 +99,9 @@ def check_volume(raw, voxel_size: Sequence[float], *, network_voxel_size: Sequen
         1st-99th percentile span is under half of it is refused.
     tolerance : float
         Relative difference of voxel sizes accepted as it is (default 15 %).
+    resample : bool
+        The caller resamples to the network's grid next (:func:`to_network_grid`): a
+        voxel size beyond ``tolerance`` is then not an error; anisotropy still is.
 
     Returns
     -------
@@ -139,7 +142,7 @@ to_network_grid(raw, (10, 10, 10), (8, 8, 8)) gives (10, 40, 40) voxels of (8, 8
         raise ValueError(f"tolerance must be a fraction in (0, 1), e.g. 0.15, got {tolerance}")
     _check_anisotropy(ours, theirs)
     factors = grid_factors(ours, theirs)
-    if any(abs(f - 1) > tolerance for f in factors):
+    if not resample and any(abs(f - 1) > tolerance for f in factors):
         shape = tuple(int(round(n * f)) for n, f in zip(raw.shape, factors))
         each = ", ".join(f"{f:.3g}x in {a}" for f, a in zip(factors, "zyx"))
         raise ValueError(

@@ -106,3 +106,12 @@ def test_tolerance_must_be_a_fraction():
 
 def test_module_constants_are_what_the_docs_say():
     assert own_data.TOLERANCE == 0.15 and own_data.MAX_ANISOTROPY == 2.0
+
+
+def test_a_volume_about_to_be_resampled_is_checked_for_everything_else():
+    assert check_volume(RAW, (10, 10, 10), network_voxel_size=(8, 8, 8), resample=True)
+    with pytest.raises(ValueError, match="as thick as their pixels"):
+        check_volume(RAW, (40, 4, 4), network_voxel_size=(8, 8, 8), resample=True)
+    with pytest.raises(ValueError, match="uint16"):
+        check_volume(RAW.astype(np.uint16), (10, 10, 10), network_voxel_size=(8, 8, 8),
+                     resample=True)
