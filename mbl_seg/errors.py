@@ -33,10 +33,16 @@ class Merge(NamedTuple):
     b: int
 
 
-def _significant(gt: np.ndarray, seg: np.ndarray, min_voxels: int, by: str) -> dict:
-    """For every id of ``by`` ("seg" or "gt"), the ids of the other it overlaps substantially."""
+def _significant(gt: np.ndarray, seg: np.ndarray, min_voxels: int, by: str,
+                 min_fraction: float = 0.0) -> dict:
+    """For every id of ``by`` ("seg" or "gt"), the ids of the other it overlaps substantially:
+    at least ``min_voxels`` voxels and ``min_fraction`` of the ground-truth object."""
     table = contingency_table(gt, seg)
     keep = table.counts >= min_voxels
+    if min_fraction > 0:
+        ids, sizes = np.unique(table.gt_ids, return_inverse=True)
+        totals = np.bincount(sizes, weights=table.counts)
+        keep &= table.counts >= min_fraction * totals[sizes]
     keys, values = ((table.seg_ids, table.gt_ids) if by == "seg" else
                     (table.gt_ids, table.seg_ids))
     groups: dict[int, list[int]] = {}
@@ -45,7 +51,8 @@ def _significant(gt: np.ndarray, seg: np.ndarray, min_voxels: int, by: str) -> d
     return groups
 
 
-def merge_errors(gt: np.ndarray, seg: np.ndarray, *, min_voxels: int = 20) -> list[Merge]:
+def merge_errors(gt: np.ndarray, seg: np.ndarray, *, min_voxels: int = 20,
+                 min_fraction: float = 0.0) -> list[Merge]:
     """Pairs of neurons that share a segment, each with at least ``min_voxels`` in it.
 
     Parameters
@@ -54,6 +61,11 @@ def merge_errors(gt: np.ndarray, seg: np.ndarray, *, min_voxels: int = 20) -> li
         Ground truth (0 = background, ignored) and segmentation.
     min_voxels : int, optional
         Overlaps smaller than this are boundary noise, not merges.
+    min_fraction : float in [0, 1), optional
+        Overlaps smaller than this fraction of the neuron are not merges either. In 3D
+        a boundary one voxel off along a large contact puts hundreds of voxels of one
+        neuron into its neighbour's segment; e.g. 0.1 counts only the segments that hold
+        a tenth of each neuron.
 
     Returns
     -------
@@ -67,9 +79,9 @@ def merge_errors(gt: np.ndarray, seg: np.ndarray, *, min_voxels: int = 20) -> li
     >>> merge_errors(gt, seg, min_voxels=1)
     [Merge(segment=7, a=1, b=2)]
     """
-    _check(gt, seg, min_voxels)
+    _check(gt, seg, min_voxels, min_fraction)
     merges = []
-    for segment, ids in _significant(gt, seg, min_voxels, by="seg").items():
+    for segment, ids in _significant(gt, seg, min_voxels, "seg", min_fraction).items():
         ids = sorted(ids)
         merges += [Merge(segment, a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
     return sorted(merges)
@@ -147,7 +159,8 @@ def thin_objects(labels: np.ndarray, *, voxel_size, radius_nm: float) -> set[int
 
 
 def merges_by_cause(gt: np.ndarray, seg: np.ndarray, *, gaps: np.ndarray,
-                    thin: set[int] = frozenset(), min_voxels: int = 20) -> dict[str, list]:
+                    thin: set[int] = frozenset(), min_voxels: int = 20,
+                    min_fraction: float = 0.0) -> dict[str, list]:
     """The merge errors of ``seg``, each under the first cause (of :data:`CAUSES`) that fits.
 
     A merged pair ``(a, b)`` of :func:`merge_errors` is "at a membrane gap" if
@@ -156,7 +169,8 @@ def merges_by_cause(gt: np.ndarray, seg: np.ndarray, *, gaps: np.ndarray,
     thin neurite" if either is in ``thin`` (:func:`thin_objects`), and
     "touching elsewhere" if not; else "not touching" (joined only through a
     third neuron, or across a gap in the labels). The first three are the
-    pairs whose own contact the segmentation failed to cut.
+    pairs whose own contact the segmentation failed to cut. ``min_voxels`` and
+    ``min_fraction``: what counts as a merge, as in :func:`merge_errors`.
 
     >>> gt = np.array([[[1, 1, 2, 2, 0, 3, 3]]], np.uint64)
     >>> seg = np.ones_like(gt)
@@ -166,7 +180,7 @@ def merges_by_cause(gt: np.ndarray, seg: np.ndarray, *, gaps: np.ndarray,
     {'at a membrane gap': [(1, 2)], 'along a thin neurite': [], 'touching elsewhere': [], \
 'not touching': [(1, 3), (2, 3)]}
     """
-    merges = merge_errors(gt, seg, min_voxels=min_voxels)
+    merges = merge_errors(gt, seg, min_voxels=min_voxels, min_fraction=min_fraction)
     gt = as_labels(gt, name="gt")
     gaps = np.asarray(gaps, dtype=bool)
     same_shape(gt, gaps, ("gt", "gaps"))
@@ -305,7 +319,9 @@ def contact_pairs(labels: np.ndarray, where: np.ndarray | None = None) -> np.nda
     return np.concatenate(found)
 
 
-def _check(gt, seg, min_voxels) -> None:
+def _check(gt, seg, min_voxels, min_fraction=0.0) -> None:
     same_shape(as_labels(gt, name="gt"), as_labels(seg, name="seg"), ("gt", "seg"))
     if not isinstance(min_voxels, (int, np.integer)) or min_voxels < 1:
         raise ValueError(f"min_voxels must be a positive int, got {min_voxels!r}")
+    if not isinstance(min_fraction, (int, float, np.floating)) or not 0 <= min_fraction < 1:
+        raise ValueError(f"min_fraction must be a fraction in [0, 1), got {min_fraction!r}")

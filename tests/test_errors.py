@@ -155,3 +155,20 @@ def test_merges_by_cause_needs_gaps_of_the_labels_shape():
     gt = np.ones((2, 3, 3), np.uint64)
     with pytest.raises(ValueError, match="gaps"):
         merges_by_cause(gt, gt, gaps=np.zeros((2, 3), bool))
+
+
+def test_a_boundary_off_by_one_voxel_on_a_3d_contact_is_not_a_merge_with_min_fraction():
+    # two 20^3 neurons side by side; the segmentation puts the contact one voxel over: 400
+    # voxels of neuron 2 in segment 1, far above any min_voxels for 2D, 5 % of the neuron
+    gt = np.zeros((20, 20, 40), np.uint64)
+    gt[..., :20], gt[..., 20:] = 1, 2
+    seg = gt.copy()
+    seg[..., 20] = 1
+    assert [(m.a, m.b) for m in merge_errors(gt, seg, min_voxels=20)] == [(1, 2)]
+    assert merge_errors(gt, seg, min_voxels=20, min_fraction=0.1) == []
+    assert merges_by_cause(gt, seg, gaps=np.zeros(gt.shape, bool), min_fraction=0.1) == {
+        cause: [] for cause in CAUSES}
+    seg[..., 20:30] = 1  # half of neuron 2 in segment 1: a real merge
+    assert [(m.a, m.b) for m in merge_errors(gt, seg, min_fraction=0.1)] == [(1, 2)]
+    with pytest.raises(ValueError, match="min_fraction"):
+        merge_errors(gt, seg, min_fraction=1.5)
