@@ -157,8 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="where the agglomeration threshold is chosen (default: the table's)")
     board.add_argument("--methods", nargs="*", default=None,
                        help="a subset of: classical boundaries2d affs2d malis2d affs3d mtlsd "
-                            "affs3d_zebrafish mtlsd_zebrafish affs3d_grid mtlsd_grid (default: "
-                            "the table's)")
+                            "acrlsd affs3d_zebrafish mtlsd_zebrafish acrlsd_zebrafish "
+                            "affs3d_grid mtlsd_grid (default: the table's)")
     board.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best)")
     board.set_defaults(func=_leaderboard)
     first = sub.add_parser("first-cell",

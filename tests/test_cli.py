@@ -81,3 +81,13 @@ def test_notebook_commands_without_the_lab_extra_say_what_to_install(monkeypatch
     assert main(["exercises", "--check"]) == 1
     err = capsys.readouterr().err
     assert "needs nbformat" in err and "mbl-seg[lab]" in err
+
+
+def test_the_leaderboards_help_names_every_method(capsys):
+    from mbl_seg.leaderboard import METHODS
+
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    missing = [key for key in METHODS if f" {key} " not in f" {shown} "]
+    assert not missing, f"--methods help does not name {missing}"
