@@ -14,6 +14,9 @@ ELSEWHERE = {
         "the hand-made toy affinities the next cell defines (the exercise's input)",
     ("04_malis", "0.5", "a share below 0.5 % is"):
         "a setting of the figure (edges with a smaller share get no label), not a measurement",
+    ("05_3d_unet", "78", "(64·168·168) ≈ 78 %"):
+        "arithmetic written out in the answer itself: 1 - (24·128·128)/(64·168·168) (until "
+        "this session a printed note's 0.7816... matched it by chance)",
     ("06_lsds", "4.5", "4.5 times thinner"):
         "arithmetic of the voxel sizes the notebook prints: 36 nm sections against 8 nm",
     ("07_agglomeration", "2.7", "of mean (2.7 + 0.1) / 4"):
