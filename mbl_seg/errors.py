@@ -40,9 +40,9 @@ def _significant(gt: np.ndarray, seg: np.ndarray, min_voxels: int, by: str,
     table = contingency_table(gt, seg)
     keep = table.counts >= min_voxels
     if min_fraction > 0:
-        ids, sizes = np.unique(table.gt_ids, return_inverse=True)
-        totals = np.bincount(sizes, weights=table.counts)
-        keep &= table.counts >= min_fraction * totals[sizes]
+        _, neuron = np.unique(table.gt_ids, return_inverse=True)
+        size = np.bincount(neuron, weights=table.counts)  # each neuron's labelled voxels
+        keep &= table.counts >= min_fraction * size[neuron]
     keys, values = ((table.seg_ids, table.gt_ids) if by == "seg" else
                     (table.gt_ids, table.seg_ids))
     groups: dict[int, list[int]] = {}
