@@ -8,7 +8,8 @@ threshold you give, and the segmentation brought back to your volume's grid.
 :func:`score_volume` does the same on a labelled validation and test volume, with
 the agglomeration's scoring and threshold chosen on validation (or given), and scores
 the result on the test volume's own grid: how notebook 09 compares a network on a real
-volume as it is and resampled to its voxel size. :func:`network_voxel_size` and
+volume as it is and resampled to its voxel size; :func:`rescore` scores the same
+prediction at another operating point without predicting again. :func:`network_voxel_size` and
 :func:`training_grey_values` read what a shipped network was trained on.
 
 Used in: notebooks/09_real_em, docs/instructors.md (the students' own data).
@@ -23,9 +24,10 @@ import numpy as np
 
 from . import own_data
 from ._validate import as_voxel_size
+from .io import checksum
 
 __all__ = ["Segmented", "segment_volume", "network_voxel_size", "training_grey_values",
-           "Scored", "score_volume", "load_trained"]
+           "Scored", "score_volume", "rescore", "load_trained"]
 
 
 def network_voxel_size(note: dict) -> tuple[float, float, float]:
@@ -197,7 +199,9 @@ class Scored(NamedTuple):
     ``scores``: the test volume's, on its own grid; ``validation``, ``test``: the sweeps
     of that scoring over every threshold, on the network's grid (None where not made);
     ``segmentation``: the test segmentation on the test volume's grid; ``affinities``:
-    the test volume's on the network's grid; ``factors``: as in :class:`Segmented`.
+    the test volume's on the network's grid; ``factors``: as in :class:`Segmented`;
+    ``fragments``: the test volume's on the network's grid; ``raw_checksum``: of the test
+    volume's grey values (:func:`rescore` checks it).
     """
 
     scoring: str
@@ -208,6 +212,8 @@ class Scored(NamedTuple):
     segmentation: np.ndarray
     affinities: np.ndarray
     factors: tuple[float, float, float]
+    fragments: np.ndarray
+    raw_checksum: str
 
 
 def score_volume(network, test, validation=None, *, at: tuple[str, float] | None = None,
@@ -265,4 +271,34 @@ def score_volume(network, test, validation=None, *, at: tuple[str, float] | None
     seg = next(agglomerate(test_affs, test_frags, thresholds=[threshold], **options))
     seg = own_data.to_volume_grid(seg, np.shape(test.labels))
     return Scored(scoring, threshold, evaluate(np.asarray(test.labels), seg), on_validation,
-                  on_test, seg, test_affs, factors)
+                  on_test, seg, test_affs, factors, test_frags, checksum(np.asarray(test.raw)))
+
+
+def rescore(scored: Scored, test, *, at: tuple[str, float]) -> Scored:
+    """The prediction of an earlier :func:`score_volume` on ``test``, at another operating point.
+
+    ``at`` is (scoring, threshold), e.g. the choice made on ``fly/validation`` for a volume
+    without labels. The affinities and fragments of ``scored`` are used again (nothing is
+    predicted), so ``test`` must be the volume they were made of (its grey values are
+    checked). The result's ``validation`` and ``test`` sweeps are None.
+    """
+    from .evaluate import evaluate
+    from .operating_point import SCORINGS
+    from .segment import agglomerate
+
+    if not isinstance(scored, Scored):
+        raise TypeError(f"scored must be a Scored (the result of score_volume), got "
+                        f"{type(scored).__name__}")
+    if checksum(np.asarray(test.raw)) != scored.raw_checksum:
+        raise ValueError("test is not the volume scored was made of (its grey values differ): "
+                         "rescore scores the same prediction again, on the same volume")
+    scoring, threshold = at[0], float(at[1])
+    if scoring not in SCORINGS:
+        raise ValueError(f"at: the scoring must be one of {list(SCORINGS)}, got {scoring!r}")
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"at: the threshold must be in [0, 1], got {threshold}")
+    seg = next(agglomerate(scored.affinities, scored.fragments, thresholds=[threshold],
+                           **SCORINGS[scoring]))
+    seg = own_data.to_volume_grid(seg, np.shape(test.labels))
+    return Scored(scoring, threshold, evaluate(np.asarray(test.labels), seg), None, None, seg,
+                  scored.affinities, scored.factors, scored.fragments, scored.raw_checksum)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mbl_seg import data, evaluate
-from mbl_seg.apply import network_voxel_size, segment_volume
+from mbl_seg.apply import network_voxel_size, rescore, score_volume, segment_volume
 
 
 def test_the_voxel_size_comes_from_the_note_or_its_domain():
@@ -43,6 +43,32 @@ def test_a_real_crop_is_resampled_segmented_and_brought_back():
     assert evaluate.evaluate(labels, result.segmentation).voi_total < 3.0
     with pytest.raises(ValueError, match="Resample first"):
         segment_volume(raw, test.voxel_size, threshold=0.5, device="cpu", resample=False)
+
+
+class _Crop:
+    def __init__(self, ds, crop):
+        self.raw, self.labels, self.voxel_size = ds.raw[crop], ds.labels[crop], ds.voxel_size
+
+
+def test_rescore_is_score_volume_at_that_point_without_predicting_again():
+    """Notebook 09's "fly choice" row scores section 3's prediction again (rescore)."""
+    real = data.load_dataset("fibsem/test")
+    test, other = _Crop(real, np.s_[:16, :48, :48]), _Crop(real, np.s_[16:32, :48, :48])
+    chosen = score_volume("05_affs3d_fly", test, at=("mean", 0.5), device="cpu")
+    again = rescore(chosen, test, at=("median", 0.3))
+    direct = score_volume("05_affs3d_fly", test, at=("median", 0.3), device="cpu")
+    assert (again.scoring, again.threshold) == ("median", 0.3)
+    np.testing.assert_array_equal(again.segmentation, direct.segmentation)
+    assert again.scores == direct.scores
+    assert again.affinities is chosen.affinities and again.test is None
+    with pytest.raises(ValueError, match="not the volume scored was made of"):
+        rescore(chosen, other, at=("mean", 0.5))
+    with pytest.raises(ValueError, match="scoring must be one of"):
+        rescore(chosen, test, at=("max", 0.5))
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
+        rescore(chosen, test, at=("mean", 5))
+    with pytest.raises(TypeError, match="the result of score_volume"):
+        rescore(chosen.affinities, test, at=("mean", 0.5))
 
 
 def test_the_instructors_recipe_for_ones_own_volume_runs_as_written(tmp_path, monkeypatch):
