@@ -78,14 +78,23 @@ def _scores(mode, q, contacts, sums, hist):
     return out
 
 
-@numba.njit(cache=True)
-def relabel_volume(table, dense):
-    """``table[dense]``, a new array: each voxel's segment from its fragment's index."""
+def relabel_volume(table: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """``table[dense]``, a new array: each voxel's segment from its fragment's index.
+
+    The array is made by numpy, which asks the kernel for huge pages on large arrays;
+    one allocated inside compiled code costs a page fault every 4 KiB (on a volume of
+    4 Mvoxels, 8 ms against 28 ms).
+    """
     out = np.empty(dense.shape, table.dtype)
+    _relabel_into(table, np.ascontiguousarray(dense), out)
+    return out
+
+
+@numba.njit(cache=True)
+def _relabel_into(table, dense, out):
     flat_out, flat_in = out.reshape(-1), dense.reshape(-1)
     for i in range(flat_in.size):
         flat_out[i] = table[flat_in[i]]
-    return out
 
 
 @numba.njit(cache=True)
