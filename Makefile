@@ -20,6 +20,13 @@ TORCH_INDEX := $(if $(CPU),--index-url https://download.pytorch.org/whl/cpu)
 # numbers in another order, as another CPU does. Their checked outputs must not change.
 THREADS ?=
 THREADS_ENV := $(if $(THREADS),MBL_SEG_THREADS=$(THREADS))
+# The suite runs on JOBS pytest workers (pytest-xdist; a notebook's cells stay together on
+# one worker, in order). With more than one, each worker's torch and BLAS use 1 thread
+# (1 per core on CI's 2 cores: two workers of 2 threads each would fight over the cores).
+# `make test JOBS=1` runs it in one process, as before.
+JOBS ?= 2
+JOBS_FLAGS := $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadscope)
+JOBS_ENV := $(if $(filter 1,$(JOBS)),,OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(if $(THREADS),,MBL_SEG_THREADS=1))
 
 .PHONY: lab test setup data exercises bench clean-venv
 
@@ -47,9 +54,9 @@ lab: data
 
 test: data
 	$(BIN)/ruff check .
-	$(THREADS_ENV) $(BIN)/python -m pytest tests mbl_seg solutions --doctest-modules \
+	$(JOBS_ENV) $(THREADS_ENV) $(BIN)/python -m pytest tests mbl_seg solutions --doctest-modules \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		--durations=15
+		$(JOBS_FLAGS) --durations=15
 
 exercises: setup
 	$(BIN)/mbl-seg exercises
