@@ -81,6 +81,7 @@ def test_the_widget_answers_questions_and_judges_guesses():
     buttons["Guess"].click()
     assert "not the master's rule" in outputs[-1].outputs[0]["text"]
     guess.value = zendo.RULES[0].name
+    buttons["Ask the master"].click()  # a question before the next guess
     buttons["Guess"].click()
     assert "✅" in outputs[-1].outputs[0]["text"]
     with pytest.raises(ValueError, match="round"):
@@ -133,6 +134,26 @@ def test_the_widget_counts_the_guesses():
     buttons["Guess"].click()
     assert verdict.outputs[0]["text"].startswith("Guess 1:")
     guess.value = zendo.RULES[1].name
+    buttons["Guess"].click()  # right, but a wrong guess must be followed by a question first
+    assert verdict.outputs[0]["text"].startswith("Ask the master about a scene of your own")
+    buttons["Ask the master"].click()
     buttons["Guess"].click()
     text = verdict.outputs[0]["text"]
-    assert text.startswith("Guess 2:") and "✅" in text and "0 questions" in text
+    assert text.startswith("Guess 2:") and "✅" in text and "1 question:" in text
+
+
+def test_the_guess_list_cannot_be_tried_top_to_bottom_without_questions():
+    """00: the guess list holds every round's rule; trying them all cost nothing."""
+    from mbl_seg.viz import zendo_game
+
+    widgets = list(_walk(zendo_game(2)))
+    buttons = {w.description: w for w in widgets if type(w).__name__ == "Button"}
+    guess = [w for w in widgets if type(w).__name__ == "Dropdown"][-1]
+    verdict = [w for w in widgets if type(w).__name__ == "Output"][-1]
+    tried = 0
+    for option in guess.options:
+        guess.value = option
+        buttons["Guess"].click()
+        if verdict.outputs[0]["text"].startswith("Guess"):
+            tried += 1
+    assert tried == 1  # one guess, then a question before each further one

@@ -131,10 +131,19 @@ def zendo_game(round: int = 0, *, examples: int = 8, seed: int = 0):
     try_it = widgets.Button(description="Guess", button_style="warning")
     verdict = widgets.Output()
     guesses = []
+    state = {"asked at the last wrong guess": None}
 
     def on_guess(_button=None) -> None:
+        # as in Zendo, a wrong guess costs: ask about one more scene before the next guess
+        # (else the guess list can be tried top to bottom without a thought)
+        if state["asked at the last wrong guess"] == len(asked):
+            verdict.outputs = ({"output_type": "stream", "name": "stdout", "text": (
+                "Ask the master about a scene of your own before you guess again: after a "
+                "wrong guess, a question first (the counterexample above is a good start).\n")},)
+            return
         guesses.append(guess.value)
         result = zendo.check_rule(candidates[guess.value], rule, verbose=False)
+        state["asked at the last wrong guess"] = None if result.same else len(asked)
         text = f"Guess {len(guesses)}: {result.message}"
         if result.same:
             text += (f"\n(after {len(guesses)} guess{'es' if len(guesses) > 1 else ''} and "
