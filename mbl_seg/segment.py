@@ -10,7 +10,8 @@ The recipe of the course, in 2D and 3D, with voxel sizes in nm:
    the seed it reaches over the lowest boundary values.
 
 The priority flood of step 4 is scikit-image's watershed; steps 1-3 (and
-everything the lessons vary) are here.
+everything the lessons vary) are here, the h-maxima's reconstruction compiled in
+:mod:`mbl_seg._reconstruct`.
 
 Used in: notebooks/01_classical_boundaries, 02_deep_boundaries, 03_affinities
 and every later notebook that segments.
@@ -23,7 +24,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
-from skimage.morphology import reconstruction
 from skimage.segmentation import watershed
 
 from ._validate import (as_affinities, as_boundary_map, as_image, as_number, as_voxel_size,
@@ -53,9 +53,11 @@ def _h_dome(distance: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     peak flat at ``h`` below its summit; two summits joined by a ridge that
     dips less than ``h`` end up on one flat top, so they give one seed.
     """
-    lowered = reconstruction(distance - h, distance, method="dilation")
+    from ._reconstruct import reconstruct  # compiled; equal to skimage's reconstruction
+
+    lowered = reconstruct(distance - h, distance)
     step = 1e-3 * max(1.0, h)
-    tops = lowered - reconstruction(lowered - step, lowered, method="dilation") >= step / 2
+    tops = lowered - reconstruct(lowered - step, lowered) >= step / 2
     return lowered, tops
 
 
