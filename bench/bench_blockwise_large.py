@@ -33,13 +33,19 @@ long as the agglomeration runs per block (``--agglomeration blocks``, the
 default; with ``graph`` one worker holds the whole graph, which grows with
 it). The default volume's raw alone is 170 MB and its affinities 2 GB.
 
-Measured (2026-12-06, 2 cores, training paused; before two fixes: the main
-process then counted the memory of the process that made the volume, 782 MB,
-and the agglomeration was the whole graph's):
-workers 1: 791 s, 0.21 Mvoxels/s, largest worker 996 MB; workers 2: 659 s,
-0.26 Mvoxels/s, largest worker 960 MB. A tiny check after the fixes
-(``--tiles 1 1 2 --tile 32 128 128 --block 32 64 64 --workers 1``, beside
-training): main 259 MB, worker 470 MB (most of it torch).
+Measured (2026-12-07, 2 cores, quiet, 1 torch thread per process, per-block
+agglomeration):
+
+    9 Mvoxels (``--tiles 1 1 1``):  1 worker   77 s, 0.12 Mvoxels/s, main 257 MB, worker 726 MB
+                                    2 workers  61 s, 0.16 Mvoxels/s, main 257 MB, worker 779 MB
+    170 Mvoxels (the default):      1 worker 1254 s, 0.14 Mvoxels/s, main 293 MB, worker 983 MB
+                                    2 workers 1125 s, 0.15 Mvoxels/s, main 311 MB, worker 996 MB
+
+For 18 times the volume, the main process grows by 36-54 MB and the largest worker by
+217-257 MB (not yet traced), while the volume's affinities alone would take 1944 MB; the
+same 31062 segments with 1 and 2 workers. (Before two fixes, 2026-12-06: the main process
+counted the 782 MB of the process that made the volume, and the agglomeration was the whole
+graph's: 791 s and 659 s, largest worker 996 and 960 MB.)
 """
 
 from __future__ import annotations
