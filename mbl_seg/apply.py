@@ -230,13 +230,14 @@ def score_volume(network, test, validation=None, *, at: tuple[str, float] | None
     test segmentation is brought back and scored on the test volume's own grid.
     """
     from .agglomeration import sweep
-    from .evaluate import evaluate
     from .operating_point import SCORINGS, THRESHOLDS, choose, sweeps
-    from .segment import agglomerate, fragments
+    from .segment import fragments
 
     if (at is None) == (validation is None):
         raise ValueError("give either validation (to choose the operating point on) or at="
                          "(scoring, threshold), not both and not neither")
+    if at is not None:  # checked before anything is predicted
+        scoring, threshold = _given_point(at)
     thresholds = THRESHOLDS if thresholds is None else thresholds
     net, note = _network(network)
     theirs = network_voxel_size(note)
@@ -262,16 +263,34 @@ def score_volume(network, test, validation=None, *, at: tuple[str, float] | None
         all_sweeps = sweeps(*on_grid(validation), thresholds=thresholds)
         scoring, threshold = choose(all_sweeps)
         on_validation = all_sweeps[scoring]
-    else:
-        scoring, threshold = at[0], float(at[1])
-        if scoring not in SCORINGS:
-            raise ValueError(f"at: the scoring must be one of {list(SCORINGS)}, got {scoring!r}")
-    options = SCORINGS[scoring]
-    on_test = sweep(test_affs, test_frags, test_labels, thresholds=thresholds, **options)
-    seg = next(agglomerate(test_affs, test_frags, thresholds=[threshold], **options))
+    on_test = sweep(test_affs, test_frags, test_labels, thresholds=thresholds,
+                    **SCORINGS[scoring])
+    seg, scores = _segmented_at(test_affs, test_frags, test, scoring, threshold)
+    return Scored(scoring, threshold, scores, on_validation, on_test, seg, test_affs, factors,
+                  test_frags, checksum(np.asarray(test.raw)))
+
+
+def _given_point(at) -> tuple[str, float]:
+    """``at`` = (scoring, threshold), checked."""
+    from .operating_point import SCORINGS
+
+    scoring, threshold = at[0], float(at[1])
+    if scoring not in SCORINGS:
+        raise ValueError(f"at: the scoring must be one of {list(SCORINGS)}, got {scoring!r}")
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"at: the threshold must be in [0, 1], got {threshold}")
+    return scoring, threshold
+
+
+def _segmented_at(affs, frags, test, scoring: str, threshold: float):
+    """The agglomeration at one operating point, on ``test``'s grid, and its scores there."""
+    from .evaluate import evaluate
+    from .operating_point import SCORINGS
+    from .segment import agglomerate
+
+    seg = next(agglomerate(affs, frags, thresholds=[threshold], **SCORINGS[scoring]))
     seg = own_data.to_volume_grid(seg, np.shape(test.labels))
-    return Scored(scoring, threshold, evaluate(np.asarray(test.labels), seg), on_validation,
-                  on_test, seg, test_affs, factors, test_frags, checksum(np.asarray(test.raw)))
+    return seg, evaluate(np.asarray(test.labels), seg)
 
 
 def rescore(scored: Scored, test, *, at: tuple[str, float]) -> Scored:
@@ -282,23 +301,13 @@ def rescore(scored: Scored, test, *, at: tuple[str, float]) -> Scored:
     predicted), so ``test`` must be the volume they were made of (its grey values are
     checked). The result's ``validation`` and ``test`` sweeps are None.
     """
-    from .evaluate import evaluate
-    from .operating_point import SCORINGS
-    from .segment import agglomerate
-
     if not isinstance(scored, Scored):
         raise TypeError(f"scored must be a Scored (the result of score_volume), got "
                         f"{type(scored).__name__}")
     if checksum(np.asarray(test.raw)) != scored.raw_checksum:
         raise ValueError("test is not the volume scored was made of (its grey values differ): "
                          "rescore scores the same prediction again, on the same volume")
-    scoring, threshold = at[0], float(at[1])
-    if scoring not in SCORINGS:
-        raise ValueError(f"at: the scoring must be one of {list(SCORINGS)}, got {scoring!r}")
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"at: the threshold must be in [0, 1], got {threshold}")
-    seg = next(agglomerate(scored.affinities, scored.fragments, thresholds=[threshold],
-                           **SCORINGS[scoring]))
-    seg = own_data.to_volume_grid(seg, np.shape(test.labels))
-    return Scored(scoring, threshold, evaluate(np.asarray(test.labels), seg), None, None, seg,
-                  scored.affinities, scored.factors, scored.fragments, scored.raw_checksum)
+    scoring, threshold = _given_point(at)
+    seg, scores = _segmented_at(scored.affinities, scored.fragments, test, scoring, threshold)
+    return Scored(scoring, threshold, scores, None, None, seg, scored.affinities,
+                  scored.factors, scored.fragments, scored.raw_checksum)

@@ -67,6 +67,8 @@ def test_rescore_is_score_volume_at_that_point_without_predicting_again():
         rescore(chosen, test, at=("max", 0.5))
     with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
         rescore(chosen, test, at=("mean", 5))
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
+        score_volume("05_affs3d_fly", test, at=("mean", 5), device="cpu")
     with pytest.raises(TypeError, match="the result of score_volume"):
         rescore(chosen.affinities, test, at=("mean", 0.5))
 
