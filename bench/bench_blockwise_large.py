@@ -73,7 +73,7 @@ raw = zarr.open_array(args["volume"], mode="r")
 started = time.perf_counter()
 run = blockwise.run(raw, args["run"], voxel_size=(8.0, 8.0, 8.0), block_shape=args["block"],
                     workers=args["workers"], progress=False, device="cpu",
-                    agglomeration=args["agglomeration"])
+                    agglomeration=args["agglomeration"], steady_memory=args["steady"])
 seconds = time.perf_counter() - started
 # VmHWM: the peak of this process's own memory since it started (ru_maxrss would also count
 # the process it was forked from)
@@ -85,6 +85,7 @@ print(json.dumps({
     "main_mb": main_mb,
     "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "segments": int(run.log.read_lookup(run.segmentation_name[len("segmentation_"):])[1].max()),
+    "steps": {row.task.split("_")[0]: row.rss / 2**20 for row in blockwise.throughput(run.blocks())},
 }))
 """
 
@@ -110,9 +111,10 @@ def make_volume(path: Path, tiles, tile) -> tuple[int, ...]:
     return shape
 
 
-def run_child(volume: Path, directory: Path, block, workers: int, agglomeration: str) -> dict:
+def run_child(volume: Path, directory: Path, block, workers: int, agglomeration: str,
+              steady: bool) -> dict:
     args = json.dumps({"volume": str(volume), "run": str(directory), "block": list(block),
-                       "workers": workers, "agglomeration": agglomeration})
+                       "workers": workers, "agglomeration": agglomeration, "steady": steady})
     done = subprocess.run([sys.executable, "-c", CHILD, args], capture_output=True, text=True,
                           check=False)
     if done.returncode:
@@ -130,6 +132,8 @@ def main() -> None:
     parser.add_argument("--agglomeration", choices=("blocks", "graph"), default="blocks",
                         help="blocks (default): per block, then a global threshold; graph: the "
                              "whole graph in one worker, whose memory grows with the volume")
+    parser.add_argument("--plain-heap", action="store_true",
+                        help="run without steady_memory: glibc's heap then creeps up")
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="mbl_seg_large_"))
@@ -151,7 +155,8 @@ def main() -> None:
     print(f"volume {shape} = {voxels / 1e6:.0f} Mvoxels ({voxels / (64 * 384 * 384):.1f} x "
           f"notebook 08's), made tile by tile in {made:.0f} s; whole in memory it would take "
           f"{voxels / 2**20:.0f} MB (raw) + {12 * voxels / 2**20:.0f} MB (affinities)")
-    print(f"blocks of {tuple(args.block)}, agglomeration {args.agglomeration!r}; "
+    print(f"blocks of {tuple(args.block)}, agglomeration {args.agglomeration!r}, steady_memory="
+          f"{not args.plain_heap}; "
           f"{os.cpu_count()} CPU cores; load average "
           f"{os.getloadavg()[0]:.1f} before the runs; this process: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB peak so far")
@@ -159,11 +164,13 @@ def main() -> None:
           f"{'bound MB':>9} {'segments':>9}")
     for workers in args.workers:
         figures = run_child(folder / "volume.zarr", folder / f"run_{workers}", args.block,
-                            workers, args.agglomeration)
+                            workers, args.agglomeration, not args.plain_heap)
         bound = figures["main_mb"] + workers * figures["worker_mb"]
         print(f"{workers:>8} {figures['seconds']:8.0f} {voxels / figures['seconds'] / 1e6:10.2f} "
               f"{figures['main_mb']:8.0f} {figures['worker_mb']:10.0f} {bound:9.0f} "
               f"{figures['segments']:9d}")
+        print("         largest worker by step (MB): " + ", ".join(
+            f"{step} {mb:.0f}" for step, mb in figures["steps"].items()))
     if args.keep is None:
         shutil.rmtree(folder, ignore_errors=True)
 

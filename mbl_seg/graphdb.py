@@ -173,18 +173,39 @@ class GraphDB:
                        (scoring, block))
             db.executemany("INSERT INTO merge_scores VALUES (?, ?, ?, ?, ?)", rows)
 
-    def read_scores(self, scoring: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every stored merge score of ``scoring``: (u, v, score) arrays."""
+    def read_scores(self, scoring: str, *, below: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One row per edge of ``scoring``: (u, v, level) arrays, sorted by (u, v).
+
+        An edge several blocks judged keeps the highest level any gave it (the
+        strictest: its fragments are joined only where every block that saw them
+        agrees). With ``below``, only the edges whose level is below it. SQLite
+        pools the rows (on disk where they are many) and they come back in chunks,
+        so memory holds the edges returned, not every block's copy of them.
+        """
+        query = ("SELECT u, v, MAX(score) FROM merge_scores WHERE scoring = ? GROUP BY u, v"
+                 + ("" if below is None else " HAVING MAX(score) < ?") + " ORDER BY u, v")
+        args = (scoring,) if below is None else (scoring, float(below))
         with self._connect() as db:
-            rows = db.execute("SELECT u, v, score FROM merge_scores WHERE scoring = ?",
-                              (scoring,)).fetchall()
-        if not rows:
-            return np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0)
-        u, v, score = zip(*rows)
-        return np.array(u, np.uint64), np.array(v, np.uint64), np.array(score, np.float64)
+            u, v, level = fetch_columns(db.execute(query, args), (np.uint64, np.uint64, np.float64))
+        return u, v, level
 
     def fragment_ids(self) -> np.ndarray:
         """Every fragment id some block stored, sorted."""
         with self._connect() as db:
-            ids = [i for (i,) in db.execute("SELECT DISTINCT id FROM nodes ORDER BY id")]
-        return np.array(ids, np.uint64)
+            (ids,) = fetch_columns(db.execute("SELECT DISTINCT id FROM nodes ORDER BY id"),
+                              (np.uint64,))
+        return ids
+
+
+def fetch_columns(cursor, dtypes, chunk: int = 1 << 16) -> list[np.ndarray]:
+    """The rows of ``cursor`` as one array per column, read ``chunk`` rows at a time.
+
+    A whole ``fetchall`` holds every row as Python objects (about 100 bytes a value);
+    chunk by chunk, only the arrays grow.
+    """
+    parts: list[list[np.ndarray]] = [[] for _ in dtypes]
+    while rows := cursor.fetchmany(chunk):
+        for k, dtype in enumerate(dtypes):
+            parts[k].append(np.fromiter((row[k] for row in rows), dtype, len(rows)))
+    return [np.concatenate(p) if p else np.zeros(0, d) for p, d in zip(parts, dtypes)]

@@ -7,6 +7,7 @@ from mbl_seg import blockwise, evaluate
 from mbl_seg.agglomeration import agglomerate, merge_history
 from mbl_seg.blockwise._agglomerate import components, join_scores
 from mbl_seg.data.synthetic import synthetic_volume
+from mbl_seg.graphdb import GraphDB
 from mbl_seg.rag import region_graph
 
 SHAPE = (16, 64, 64)
@@ -40,18 +41,23 @@ def test_join_scores_are_the_level_of_the_first_merge_that_joins_an_edge(seed):
 
 @pytest.mark.parametrize("scoring", ["mean", "quantile"])
 @pytest.mark.parametrize("seed", range(6))
-def test_components_of_levels_below_t_are_the_agglomeration_at_t(seed, scoring):
-    """Exactly, also where merge scores fall again (pooled edges): the reason for levels."""
+def test_components_of_levels_below_t_are_the_agglomeration_at_t(seed, scoring, tmp_path):
+    """Exactly, also where merge scores fall again (pooled edges): the reason for levels.
+
+    Through the graph file, as the global step reads them: the edges below ``t``.
+    """
     rng = np.random.default_rng(seed)
     frags = np.repeat(np.repeat(rng.integers(1, 40, (10, 10)), 2, 0), 2, 1).astype(np.uint64)
     affs = rng.random((2, 20, 20)).astype(np.float32)
     history = merge_history(affs, frags, scoring=scoring)
     edges = region_graph(affs, frags, bins=None).edges
-    levels = join_scores(edges, *history)
+    db = GraphDB(tmp_path / "graph.sqlite")
+    db.write_scores("levels", 0, edges, join_scores(edges, *history))
     ids = np.unique(frags)
     for t in (0.2, 0.4, 0.5, 0.6, 0.8):
         (expected,) = agglomerate(affs, frags, thresholds=[t], scoring=scoring)
-        got = components(ids, edges[:, 0], edges[:, 1], levels, t)[np.searchsorted(ids, frags)]
+        u, v, _ = db.read_scores("levels", below=t)
+        got = components(ids, u, v)[np.searchsorted(ids, frags)]
         apart = evaluate.voi(expected, got)
         assert apart.split + apart.merge < 1e-12, (t, apart)
 
@@ -85,6 +91,10 @@ def test_blocks_mode_runs_a_scores_step_per_block_and_one_global_step(blocks_run
     assert rows["scores"].blocks == 8 and rows["segments"].blocks == 1
     assert rows["scores"].memory > 0 and rows["segments"].memory > 0  # measured there
     assert rows["relabel"].memory == 0  # and only there
+    # every step records its workers' peak resident memory (Linux: VmHWM), measured or not
+    import sys
+    if sys.platform.startswith("linux"):
+        assert all(row.rss > 20 * 2**20 for row in rows.values()), rows
 
 
 def test_one_block_over_the_volume_gives_the_whole_graph_agglomeration(tmp_path):

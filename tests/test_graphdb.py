@@ -51,3 +51,42 @@ def test_bad_input_is_explained(tmp_path):
     db = GraphDB(tmp_path / "g.sqlite")
     with pytest.raises(TypeError, match="RegionGraph"):
         db.write_block(0, {"edges": []})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_read_scores_keeps_each_edges_strictest_level_as_brute_force_does(tmp_path, seed):
+    """Several blocks judge overlapping edges: one row per edge, its highest level, sorted."""
+    rng = np.random.default_rng(seed)
+    db = GraphDB(tmp_path / "graph.sqlite")
+    written: dict = {}
+    for block in range(4):
+        edges = np.unique(rng.integers(1, 12, (30, 2)), axis=0)
+        edges = edges[edges[:, 0] < edges[:, 1]]
+        levels = rng.random(len(edges))
+        levels[rng.random(len(edges)) < 0.2] = np.inf  # never joined in this block
+        db.write_scores("mean_c4", block, edges, levels)
+        for (u, v), x in zip(edges.tolist(), levels.tolist()):
+            written[u, v] = max(written.get((u, v), -np.inf), x)
+    db.write_scores("other", 0, np.array([[1, 2]]), np.array([0.0]))  # another scoring
+    u, v, level = db.read_scores("mean_c4")
+    assert list(zip(u.tolist(), v.tolist())) == sorted(written)
+    assert level.tolist() == [written[k] for k in sorted(written)]
+    u, v, level = db.read_scores("mean_c4", below=0.5)
+    kept = sorted(k for k, x in written.items() if x < 0.5)
+    assert list(zip(u.tolist(), v.tolist())) == kept and (level < 0.5).all()
+    assert [len(a) for a in db.read_scores("none")] == [0, 0, 0]
+
+
+def test_fetch_columns_reads_in_chunks_what_fetchall_reads(tmp_path):
+    import sqlite3
+
+    from mbl_seg.graphdb import fetch_columns
+
+    db = sqlite3.connect(tmp_path / "x.sqlite")
+    db.execute("CREATE TABLE t (a INTEGER, b REAL)")
+    rows = [(i * 7 % 101, i / 3) for i in range(1000)]
+    db.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    a, b = fetch_columns(db.execute("SELECT a, b FROM t"), (np.uint64, np.float64), chunk=64)
+    assert a.dtype == np.uint64 and a.tolist() == [r[0] for r in rows]
+    assert b.tolist() == [r[1] for r in rows]
+    db.close()

@@ -73,36 +73,16 @@ def join_scores(edges: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarr
     return out
 
 
-def strictest(u: np.ndarray, v: np.ndarray, level: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One level per edge where several blocks judged it: the highest (the strictest).
+def components(ids: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Segments 1..N of the fragments ``ids`` (sorted): joined by the edges (u, v) given.
 
-    >>> [a.tolist() for a in strictest(np.array([1, 1, 2]), np.array([2, 2, 3]),
-    ...                                np.array([0.3, 0.5, 0.2]))]
-    [[1, 2], [2, 3], [0.5, 0.2]]
-    """
-    pairs = np.stack([np.asarray(u, np.uint64), np.asarray(v, np.uint64)], axis=1)
-    if not len(pairs):
-        return pairs[:, 0], pairs[:, 1], np.asarray(level, np.float64)
-    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    highest = np.full(len(unique), -np.inf)
-    np.maximum.at(highest, inverse.ravel(), np.asarray(level, np.float64))
-    return unique[:, 0], unique[:, 1], highest
-
-
-def components(ids: np.ndarray, u: np.ndarray, v: np.ndarray, score: np.ndarray,
-               threshold: float) -> np.ndarray:
-    """Segments 1..N of the fragments ``ids``: joined by every edge scored below ``threshold``.
-
-    >>> components(np.array([1, 2, 3, 4]), np.array([1, 2]), np.array([2, 3]),
-    ...            np.array([0.2, 0.7]), 0.5).tolist()
+    >>> components(np.array([1, 2, 3, 4]), np.array([1]), np.array([2])).tolist()
     [1, 1, 2, 3]
     """
     ids = np.asarray(ids, np.uint64)
-    keep = np.asarray(score) < threshold
-    iu = np.searchsorted(ids, np.asarray(u, np.uint64)[keep])
-    iv = np.searchsorted(ids, np.asarray(v, np.uint64)[keep])
-    graph = sparse.coo_matrix((np.ones(len(iu)), (iu, iv)), shape=(len(ids), len(ids)))
+    iu = np.searchsorted(ids, np.asarray(u, np.uint64))
+    iv = np.searchsorted(ids, np.asarray(v, np.uint64))
+    graph = sparse.coo_matrix((np.ones(len(iu), np.int8), (iu, iv)), shape=(len(ids), len(ids)))
     _, labels = connected_components(graph, directed=False)
     _, segments = np.unique(labels, return_inverse=True)  # numbered in order of first id
     return segments.astype(np.uint64) + 1

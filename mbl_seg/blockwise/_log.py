@@ -7,12 +7,13 @@ Kept in ``run.sqlite`` of the run directory, apart from the graph (``graph.sqlit
 from __future__ import annotations
 
 import time
+from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ..graphdb import sqlite_session
+from ..graphdb import fetch_columns, sqlite_session
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lookup (
@@ -23,7 +24,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS blocks (
     run INTEGER NOT NULL, task TEXT NOT NULL, block INTEGER NOT NULL, worker INTEGER NOT NULL,
     pid INTEGER NOT NULL, start REAL NOT NULL, stop REAL NOT NULL, voxels INTEGER NOT NULL,
-    memory INTEGER NOT NULL DEFAULT 0);
+    memory INTEGER NOT NULL DEFAULT 0, rss INTEGER NOT NULL DEFAULT 0);
 """
 
 
@@ -32,7 +33,9 @@ class BlockRecord(NamedTuple):
 
     ``memory``: bytes the block's work held at its peak (numpy arrays and Python objects,
     by tracemalloc), for the agglomeration steps of a run with ``measure_memory=True``;
-    0 otherwise.
+    0 otherwise. ``rss``: the peak resident memory of the worker process that did the
+    block, in bytes, as the block ended (Linux's ``VmHWM``: everything the process ever
+    held, torch and the network included; 0 where it cannot be read).
     """
 
     run: int
@@ -44,6 +47,7 @@ class BlockRecord(NamedTuple):
     stop: float
     voxels: int
     memory: int = 0
+    rss: int = 0
 
 
 class RunLog:
@@ -62,8 +66,10 @@ class RunLog:
         with sqlite_session(self.path) as db:
             db.executescript(_SCHEMA)
             columns = [row[1] for row in db.execute("PRAGMA table_info(blocks)")]
-            if "memory" not in columns:  # a run directory made before the column existed
-                db.execute("ALTER TABLE blocks ADD COLUMN memory INTEGER NOT NULL DEFAULT 0")
+            for column in ("memory", "rss"):  # a run directory made before the column existed
+                if column not in columns:
+                    db.execute(f"ALTER TABLE blocks ADD COLUMN {column} INTEGER NOT NULL "
+                               "DEFAULT 0")
 
     def __repr__(self) -> str:
         return f"RunLog({str(self.path)!r})"
@@ -77,20 +83,24 @@ class RunLog:
         if fragments.shape != segments.shape or fragments.ndim != 1:
             raise ValueError(f"fragments and segments must be two 1D arrays of one length, got "
                              f"shapes {fragments.shape} and {segments.shape}")
-        rows = [(name, int(f), int(s)) for f, s in zip(fragments.tolist(), segments.tolist())]
+        def rows():  # a chunk at a time: a table of every fragment is never Python objects
+            for start in range(0, len(fragments), 1 << 16):
+                part = slice(start, start + (1 << 16))
+                yield from zip(repeat(name), fragments[part].tolist(), segments[part].tolist())
+
         with sqlite_session(self.path) as db:
             db.execute("DELETE FROM lookup WHERE name = ?", (name,))
-            db.executemany("INSERT INTO lookup VALUES (?, ?, ?)", rows)
+            db.executemany("INSERT INTO lookup VALUES (?, ?, ?)", rows())
 
     def read_lookup(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The table ``name`` as (fragments sorted, segments), uint64; KeyError if there is none."""
         with sqlite_session(self.path) as db:
-            rows = db.execute("SELECT fragment, segment FROM lookup WHERE name = ? "
-                              "ORDER BY fragment", (name,)).fetchall()
-        if not rows:
+            fragments, segments = fetch_columns(db.execute(
+                "SELECT fragment, segment FROM lookup WHERE name = ? ORDER BY fragment",
+                (name,)), (np.uint64, np.uint64))
+        if not len(fragments):
             raise KeyError(f"no lookup table {name!r} in {self.path}: run the agglomeration first")
-        table = np.array(rows, np.uint64)
-        return table[:, 0], table[:, 1]
+        return fragments, segments
 
     def start_run(self, note: str = "") -> int:
         """A new run number (block records carry it)."""
@@ -101,12 +111,12 @@ class RunLog:
     def log_block(self, record: BlockRecord) -> None:
         with sqlite_session(self.path) as db:
             db.execute("INSERT INTO blocks (run, task, block, worker, pid, start, stop, voxels, "
-                       "memory) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", tuple(record))
+                       "memory, rss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tuple(record))
 
     def block_log(self, run: int | None = None, task: str | None = None) -> list[BlockRecord]:
         """Block records, of one run and/or one task if given, in the order they finished."""
-        query, args = ("SELECT run, task, block, worker, pid, start, stop, voxels, memory "
-                       "FROM blocks"), []
+        query, args = ("SELECT run, task, block, worker, pid, start, stop, voxels, memory, "
+                       "rss FROM blocks"), []
         where = [(c, a) for c, a in (("run", run), ("task", task)) if a is not None]
         if where:
             query += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)

@@ -13,7 +13,8 @@ class Throughput(NamedTuple):
     """One task's figures: voxels per second of wall time, and per worker of its busy time.
 
     ``memory``: the most any one of its blocks held (bytes; measured for the agglomeration
-    steps, see :class:`BlockRecord`).
+    steps, see :class:`BlockRecord`). ``rss``: the highest peak resident memory of a
+    worker process as one of its blocks ended (bytes; everything the process held).
     """
 
     task: str
@@ -22,6 +23,7 @@ class Throughput(NamedTuple):
     wall_s: float
     per_worker: dict  # worker -> (blocks, busy seconds, voxels per busy second)
     memory: int = 0
+    rss: int = 0
 
     @property
     def voxels_per_s(self) -> float:
@@ -48,5 +50,5 @@ def throughput(records: Sequence[BlockRecord]) -> list[Throughput]:
                       for w, (n, busy, vox) in sorted(workers.items())}
         wall = max(r.stop for r in mine) - min(r.start for r in mine)
         rows.append(Throughput(task, len(mine), sum(r.voxels for r in mine), wall, per_worker,
-                               max(r.memory for r in mine)))
+                               max(r.memory for r in mine), max(r.rss for r in mine)))
     return rows

@@ -75,7 +75,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         context: Sequence[int] = (8, 16, 16), min_size: int = 100, cut: float | None = 0.03,
         threshold: float = 0.55, scoring: str = "mean", quantile: float = 0.5,
         agglomeration: str = "graph", agglomeration_context: Sequence[int] | None = None,
-        measure_memory: bool = False, workers: int = 2,
+        measure_memory: bool = False, steady_memory: bool = False, workers: int = 2,
         stages: Sequence[str] = STAGES,
         device: str | None = None, progress: bool = True, multiprocessing: bool = True,
         host: str = HOST) -> Run:
@@ -120,6 +120,15 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         it held (numpy arrays and Python objects, by tracemalloc; those steps
         then run several times slower). Their blocks are done again even where
         an earlier call finished them.
+    steady_memory : bool
+        Keep each worker process's memory flat over thousands of blocks (Linux):
+        glibc's heap otherwise fragments as every block allocates and frees the
+        same large arrays, and a worker's peak creeps up (measured by
+        ``bench/bench_blockwise_large.py``, blocks of (32, 128, 128): the
+        prediction worker's peak 712 MB on 9 Mvoxels, 907 MB on 38; with this
+        option 633 and 637 MB, every step flat). Costs 15-25 % more time on a
+        CPU (large arrays get fresh pages each time). For long runs on large
+        volumes.
     agglomeration_context : sequence of 3 int, optional
         For "blocks": voxels read around a block for its agglomeration (default:
         half the block shape on each side). Every block judges every edge it
@@ -195,7 +204,7 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
     job = _Job(str(directory.resolve()), source, network, BlockGrid(raw.shape, block), context,
                min_size, cut, voxel_size, threshold, name, segmentation, scoring, quantile,
                settings["edge_histograms"], agglomeration, scores, around,
-               bool(measure_memory), number, device,
+               bool(measure_memory), bool(steady_memory), number, device,
                threads or (os.cpu_count() or 1))
     daisy.logging.set_log_basedir(directory / "logs")
     started = time.perf_counter()

@@ -68,6 +68,28 @@ class CourseDataset(NamedTuple):
     voxel_size: tuple[float, ...]
     offset: tuple[float, ...]
 
+    def crop(self, *box: slice) -> CourseDataset:
+        """The part ``box`` (one slice per axis, z first; steps of 1), its offset moved.
+
+        >>> ds = CourseDataset("x", np.zeros((4, 6, 8), np.uint8), np.zeros((4, 6, 8), np.uint64),
+        ...                    np.zeros((4, 6, 8), bool), (8.0, 4.0, 4.0), (0.0, 0.0, 0.0))
+        >>> part = ds.crop(slice(None), slice(2, 5), slice(None, 4))
+        >>> part.raw.shape, part.offset
+        ((4, 3, 4), (0.0, 8.0, 0.0))
+        """
+        if len(box) != self.raw.ndim or not all(isinstance(b, slice) for b in box):
+            raise TypeError(f"crop takes one slice per axis of a {self.raw.ndim}D dataset "
+                            f"(z first), got {box!r}")
+        ranges = [b.indices(n) for b, n in zip(box, self.raw.shape)]
+        if any(step != 1 or stop <= start for start, stop, step in ranges):
+            raise ValueError(f"crop needs non-empty slices with step 1, got {box!r} for shape "
+                             f"{self.raw.shape}")
+        box = tuple(slice(start, stop) for start, stop, _ in ranges)
+        offset = tuple(float(o + b.start * v)
+                       for o, b, v in zip(self.offset, box, self.voxel_size))
+        return self._replace(raw=self.raw[box], labels=self.labels[box],
+                             membrane_gaps=self.membrane_gaps[box], offset=offset)
+
 
 def list_datasets() -> list[str]:
     """Names of all course datasets, 3D and 2D.
