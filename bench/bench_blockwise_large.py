@@ -33,19 +33,32 @@ long as the agglomeration runs per block (``--agglomeration blocks``, the
 default; with ``graph`` one worker holds the whole graph, which grows with
 it). The default volume's raw alone is 170 MB and its affinities 2 GB.
 
-Measured (2026-12-07, 2 cores, quiet, 1 torch thread per process, per-block
-agglomeration):
+Measured (2026-12-07, 2 cores, quiet, per-block agglomeration). With ``steady_memory``
+(the default here; glibc's mmap threshold pinned in the workers), the largest worker's peak
+per step, in MB, and the whole runs:
 
-    9 Mvoxels (``--tiles 1 1 1``):  1 worker   77 s, 0.12 Mvoxels/s, main 257 MB, worker 726 MB
-                                    2 workers  61 s, 0.16 Mvoxels/s, main 257 MB, worker 779 MB
-    170 Mvoxels (the default):      1 worker 1254 s, 0.14 Mvoxels/s, main 293 MB, worker 983 MB
-                                    2 workers 1125 s, 0.15 Mvoxels/s, main 311 MB, worker 996 MB
+    volume         predict fragments edges scores segments relabel | workers  seconds  Mvox/s  main  worker
+    9 Mvoxels          633       426   240    358       75      93 |       1       87    0.11   257     633
+    38 Mvoxels         637       421   241    382       78      94 |       1      312    0.12   257     637
+    170 Mvoxels        639       473   243    461       93      96 |       1     1351    0.13   309     639
+                       637       472   243    451       93      96 |       2     1104    0.15   302     637
 
-For 18 times the volume, the main process grows by 36-54 MB and the largest worker by
-217-257 MB (not yet traced), while the volume's affinities alone would take 1944 MB; the
-same 31062 segments with 1 and 2 workers. (Before two fixes, 2026-12-06: the main process
-counted the 782 MB of the process that made the volume, and the agglomeration was the whole
-graph's: 791 s and 659 s, largest worker 996 and 960 MB.)
+The steps that hold blocks stay where their blocks put them: the 170-Mvoxel volume is 4
+blocks deep, so most of its blocks read their full context on every side (the others are 2
+deep: every block touches a face and reads less), which is the 50-80 MB of fragments and
+scores. The global step (segments) holds the fragment table and the edges below the
+threshold, pooled by SQLite: 18 MB more for 18 times the volume. The main process grows by
+45-52 MB (daisy's scheduler and the run's record, per block; not traced further). The same
+31062 segments with 1 and 2 workers; the volume's affinities alone would take 1944 MB.
+
+Without ``steady_memory`` (``--plain-heap``), glibc's heap creeps up block after block:
+the largest worker (prediction) 712 MB on 9 Mvoxels, 907 MB on 38, 983-996 MB on 170
+(fragments 590 -> 680, scores 608 -> 682 from 9 to 38), in 9 Mvoxels 69 s, 38 Mvoxels
+268 s, 170 Mvoxels 1254 s with 1 worker and 1125 s with 2: the steady heap costs 7-26 %
+with one worker and nothing measurable with two. (Before two
+fixes, 2026-12-06: the main process counted the 782 MB of the process that made the
+volume, and the agglomeration was the whole graph's: 791 s and 659 s, largest worker 996
+and 960 MB.)
 """
 
 from __future__ import annotations

@@ -292,3 +292,24 @@ def test_the_real_fibsem_volumes_ship_with_their_licence(name, neurons):
     folder = Path(data.__file__).parent / "real"
     assert "HHMI" in (folder / "LICENSE_gala.txt").read_text()
     assert "BSD-3" in (folder / "README.md").read_text()
+
+
+def test_a_crop_keeps_raw_labels_and_gaps_together_and_moves_the_offset():
+    from mbl_seg.data.datasets import CourseDataset
+
+    rng = np.random.default_rng(0)
+    shape = (5, 7, 9)
+    ds = CourseDataset("x", rng.integers(0, 256, shape, dtype=np.uint8),
+                       rng.integers(0, 5, shape).astype(np.uint64), rng.random(shape) < 0.1,
+                       (40.0, 4.0, 4.0), (10.0, 0.0, 2.0))
+    part = ds.crop(slice(1, 4), slice(None), slice(-3, None))
+    box = (slice(1, 4), slice(0, 7), slice(6, 9))
+    for name in ("raw", "labels", "membrane_gaps"):
+        assert np.array_equal(getattr(part, name), getattr(ds, name)[box])
+    assert part.offset == (50.0, 0.0, 26.0) and part.voxel_size == ds.voxel_size
+    with pytest.raises(TypeError, match="one slice per axis"):
+        ds.crop(slice(None), slice(None))
+    with pytest.raises(ValueError, match="non-empty slices with step 1"):
+        ds.crop(slice(None), slice(3, 3), slice(None))
+    with pytest.raises(ValueError, match="step 1"):
+        ds.crop(slice(None, None, 2), slice(None), slice(None))

@@ -126,8 +126,9 @@ def run(raw, directory: str | Path, *, voxel_size: Sequence[float],
         same large arrays, and a worker's peak creeps up (measured by
         ``bench/bench_blockwise_large.py``, blocks of (32, 128, 128): the
         prediction worker's peak 712 MB on 9 Mvoxels, 907 MB on 38; with this
-        option 633 and 637 MB, every step flat). Costs 15-25 % more time on a
-        CPU (large arrays get fresh pages each time). For long runs on large
+        option 633 and 637 MB, every step flat; 639 MB on 170 Mvoxels). On a
+        CPU with one worker it costs 7-26 % more time (large arrays get fresh
+        pages each time), with two nothing measurable. For long runs on large
         volumes.
     agglomeration_context : sequence of 3 int, optional
         For "blocks": voxels read around a block for its agglomeration (default:
