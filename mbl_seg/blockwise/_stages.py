@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -236,7 +237,7 @@ def _steady_heap() -> None:
     pages for each large array). Only in daisy's worker processes (never the caller's), and
     only where asked (``run(..., steady_memory=True)``).
     """
-    if _HEAP["pinned"] or "DAISY_CONTEXT" not in os.environ:
+    if _HEAP["pinned"] or not _in_daisy_worker():
         return
     _HEAP["pinned"] = True
     try:
@@ -246,6 +247,12 @@ def _steady_heap() -> None:
         libc.mallopt(ctypes.c_int(-3), ctypes.c_int(MMAP_THRESHOLD))  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):  # not glibc: its allocator has its own ways
         pass
+
+
+def _in_daisy_worker() -> bool:
+    """Whether this process is one of daisy's worker processes (``python -m daisy._subprocess_worker``)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", "") == "daisy._subprocess_worker"
 
 
 def peak_rss() -> int:
