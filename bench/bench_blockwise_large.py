@@ -81,6 +81,7 @@ CHILD = """
 import json, resource, sys, time
 import zarr
 from mbl_seg import blockwise
+from mbl_seg.blockwise._stages import peak_rss
 args = json.loads(sys.argv[1])
 raw = zarr.open_array(args["volume"], mode="r")
 started = time.perf_counter()
@@ -89,10 +90,8 @@ run = blockwise.run(raw, args["run"], voxel_size=(8.0, 8.0, 8.0), block_shape=ar
                     agglomeration=args["agglomeration"], steady_memory=args["steady"])
 seconds = time.perf_counter() - started
 # VmHWM: the peak of this process's own memory since it started (ru_maxrss would also count
-# the process it was forked from)
-hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")]
-main_mb = (int(hwm[0].split()[1]) / 1024 if hwm
-           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# the process it was forked from); as the block records measure their workers
+main_mb = (peak_rss() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
 print(json.dumps({
     "seconds": seconds,
     "main_mb": main_mb,

@@ -194,7 +194,7 @@ class GraphDB:
         """Every fragment id some block stored, sorted."""
         with self._connect() as db:
             (ids,) = fetch_columns(db.execute("SELECT DISTINCT id FROM nodes ORDER BY id"),
-                              (np.uint64,))
+                                   (np.uint64,))
         return ids
 
 

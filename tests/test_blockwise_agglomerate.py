@@ -91,10 +91,6 @@ def test_blocks_mode_runs_a_scores_step_per_block_and_one_global_step(blocks_run
     assert rows["scores"].blocks == 8 and rows["segments"].blocks == 1
     assert rows["scores"].memory > 0 and rows["segments"].memory > 0  # measured there
     assert rows["relabel"].memory == 0  # and only there
-    # every step records its workers' peak resident memory (Linux: VmHWM), measured or not
-    import sys
-    if sys.platform.startswith("linux"):
-        assert all(row.rss > 20 * 2**20 for row in rows.values()), rows
 
 
 def test_one_block_over_the_volume_gives_the_whole_graph_agglomeration(tmp_path):
